@@ -1,0 +1,40 @@
+# One entry point for set-up, demo, tests, RTL generation and RTL simulation.
+# Every target creates the virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ROWS   ?=
+COLS   ?=
+
+.PHONY: setup demo test sim rtl rtl-check bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) examples/demo.py
+
+test: setup
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# RTL regression: cocotb on Icarus Verilog against the Python model.
+# `make sim ROWS=256 COLS=256` runs one full-size matmul through both.
+sim: setup
+	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q tests/rtl
+
+rtl: setup
+	$(PY) -m systolic.hdl --reference-configs --out rtl/
+
+rtl-check: rtl
+	git diff --exit-code -- rtl/
+
+bench: setup
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) build sim_build .pytest_cache .hypothesis
