@@ -1,0 +1,35 @@
+"""Engine-wide settings: JIT flags and limits, kept in one place."""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+
+__all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "PROGRESS_SECONDS",
+           "PE_CYCLES_PER_SECOND", "TRACE_CELL_LIMIT", "jit", "jit_parallel"]
+
+#: Options of every compiled function. ``cache=True`` keeps the compiled code across
+#: processes; no ``fastmath`` because the model is integer-exact and must stay so.
+JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False,
+               "error_model": "numpy", "boundscheck": False}
+
+jit = functools.partial(numba.njit, **JIT_OPTIONS)
+
+#: The same for kernels with a ``prange`` loop.
+jit_parallel = functools.partial(numba.njit, parallel=True, **JIT_OPTIONS)
+
+#: A trace window may hold at most this many register values (cycles x R x C x registers).
+TRACE_CELL_LIMIT = 10**8
+
+#: ``progress=None`` shows a bar when a run is estimated to take longer than this.
+PROGRESS_SECONDS = 2.0
+
+#: Conservative engine speed used only for that estimate.
+PE_CYCLES_PER_SECOND = 1.0e9
+
+#: Cache blocking of the weight-stationary kernel: cycles per chunk, and the PE tile that is
+#: stepped through a whole chunk before the next one (sized for a 32-48 KiB L1 data cache).
+BLOCK_CYCLES = 64
+BLOCK_ROWS = 8
+BLOCK_COLS = 128

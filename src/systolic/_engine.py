@@ -1,0 +1,145 @@
+"""The two engines behind :class:`systolic.SystolicArray`: state of a cycle-accurate run, and
+the exact values of the fast path."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from ._config import BLOCK_COLS, BLOCK_CYCLES, BLOCK_ROWS
+from ._schedule import Problem, Schedule
+
+__all__ = ["CycleRun", "exact_product", "fast_output_stream", "overflow_count", "wrap"]
+
+# float64 sums of integer products are exact while every partial sum stays below 2**53.
+_FLOAT64_EXACT = 2**53
+
+
+def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The exact integer product ``a @ b`` as int64.
+
+    Uses float64 BLAS when ``K * max|a| * max|b| < 2**53`` (then every partial sum, in any
+    order, is an exactly representable integer), else an int64 matmul.
+    """
+    bound = a.shape[1] * int(np.abs(a).max()) * int(np.abs(b).max())
+    if bound < _FLOAT64_EXACT:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def wrap(values: np.ndarray, acc_bits: int) -> np.ndarray:
+    """int64 ``values`` modulo ``2**acc_bits`` as signed int32."""
+    half = np.int64(1) << np.int64(acc_bits - 1)
+    modulus = np.int64(1) << np.int64(acc_bits)
+    return ((values + half) % modulus - half).astype(np.int32)
+
+
+def overflow_count(exact: np.ndarray, acc_bits: int) -> int:
+    """How many exact results lie outside the signed ``acc_bits`` range (contract section 1)."""
+    half = 1 << (acc_bits - 1)
+    return int(np.count_nonzero((exact < -half) | (exact > half - 1)))
+
+
+def fast_output_stream(problem: Problem, exact: np.ndarray,
+                       acc_bits: int) -> np.ndarray:
+    """What the output port shows for every result vector, without stepping the array.
+
+    ``exact`` is the exact product in the problem's own orientation (``Y^T`` for ``is``).
+    ws/is: the partial product of each tile; os: one row of a finished output tile per
+    result, bottom tile row first.
+    """
+    rows, cols = problem.rows, problem.cols
+    n_tiles, vectors = problem.n_tiles, problem.vectors
+    tiles = problem.tiles
+    if problem.dataflow.stationary_weights:
+        data = np.zeros((n_tiles, vectors, cols), np.int64)
+        x_src = problem.x_src.astype(np.float64)
+        w_src = problem.w_src.astype(np.float64)
+        for j in range(n_tiles):
+            base, col0 = tiles[0, j], tiles[2, j]
+            part = x_src[:, base:base + rows] @ w_src[base:base + rows, col0:col0 + cols]
+            data[j, :, :part.shape[1]] = part.astype(np.int64)
+        return wrap(data.reshape(-1, cols), acc_bits)
+    data = np.zeros((n_tiles, rows, cols), np.int64)
+    for j in range(n_tiles):
+        row0, col0 = tiles[3, j], tiles[4, j]
+        block = exact[row0:row0 + rows, col0:col0 + cols]
+        data[j, :block.shape[0], :block.shape[1]] = block
+    return wrap(data[:, ::-1].reshape(-1, cols), acc_bits)
+
+
+class CycleRun:
+    """All state of one cycle-accurate run; :meth:`advance` steps it in place.
+
+    Parameters
+    ----------
+    problem : Problem
+    schedule : Schedule
+    acc_bits : int
+    record_outputs : bool
+        Keep every output vector and its cycle.
+    """
+
+    def __init__(self, problem: Problem, schedule: Schedule, acc_bits: int,
+                 record_outputs: bool):
+        rows, cols = problem.rows, problem.cols
+        self.problem = problem
+        self.schedule = schedule
+        self.acc_bits = acc_bits
+        self.stationary = problem.dataflow.stationary_weights
+        self.registers = _kernels.REGISTERS_WS if self.stationary else _kernels.REGISTERS_OS
+        # Ring length: a power of two longer than any register path (R + C) plus one chunk of
+        # cycles, so that a slot is never reused while the value in it is still needed.
+        period = 1 << int(rows + cols + BLOCK_CYCLES + 2 - 1).bit_length()
+        self.mask = period - 1
+        self.xring = np.zeros((rows, period + cols), np.int16)
+        self.lanes = np.zeros((4, period), np.int32)
+        self.wring = np.zeros((period, cols), np.int16)
+        self.psring = np.zeros((period, cols), np.int32)
+        self.psvalid = np.zeros((period, cols) if not self.stationary else (1, 1), np.int32)
+        self.pe = np.zeros((2, rows, cols), np.int16 if self.stationary else np.int32)
+        self.y = np.zeros(problem.y_shape, np.int32)
+        self.cursor = np.zeros(8, np.int64)
+        n_results = schedule.result_time.size
+        self.out_cycles = np.zeros(n_results if record_outputs else 0, np.int64)
+        self.out_data = np.zeros((n_results if record_outputs else 0, cols), np.int32)
+        self.cycle = 0
+        self._no_trace = np.zeros((len(self.registers), 0, 1, 1), np.int32)
+
+    @property
+    def total(self) -> int:
+        """Cycles of the whole run."""
+        return self.schedule.total
+
+    def advance(self, stop: int, trace: np.ndarray | None = None, trace_first: int = 0):
+        """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers."""
+        if stop <= self.cycle:
+            return
+        p = self.problem
+        if trace is None:
+            trace, trace_first = self._no_trace, 0
+        if self.stationary:
+            _kernels.run_ws(self.cycle, stop, self.mask, self.xring, self.lanes, self.wring,
+                            self.psring, self.pe, p.x_src, p.w_src, p.tiles,
+                            self.schedule.x_time, self.schedule.load_time, p.vectors, self.y,
+                            self.cursor, self.out_cycles, self.out_data, self.acc_bits, trace,
+                            trace_first, BLOCK_CYCLES, BLOCK_ROWS, BLOCK_COLS)
+        else:
+            _kernels.run_os(self.cycle, stop, self.mask, self.xring, self.lanes, self.wring,
+                            self.psring, self.psvalid, self.pe, p.x_src, p.w_src, p.tiles,
+                            self.schedule.x_time, p.vectors, self.y, self.cursor,
+                            self.out_cycles, self.out_data, self.acc_bits, trace, trace_first)
+        self.cycle = stop
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every PE register during the current cycle, each as an ``(R, C)`` array."""
+        regs = np.zeros((len(self.registers), self.problem.rows, self.problem.cols), np.int32)
+        _kernels.snapshot(self.cycle, self.stationary, self.mask, self.xring, self.lanes,
+                          self.wring, self.psring, self.psvalid, self.pe, self.acc_bits, regs)
+        return dict(zip(self.registers, regs))
+
+    def output(self) -> np.ndarray:
+        """The accumulated result ``Y`` (``M x N``, int32, wrapped to ``acc_bits``)."""
+        y = self.y.copy()
+        _kernels.wrap_array(y, self.acc_bits)
+        return np.ascontiguousarray(y.T) if self.problem.dataflow.value == "is" else y

@@ -1,0 +1,162 @@
+"""Mapping a matmul onto tiles and the greedy schedule (contract sections 4 and 5).
+
+The schedule is a compact set of index arrays, never the operand data: the kernels gather
+their operands from the source matrices themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._config import jit
+from ._dataflow import Dataflow
+from .timing import CycleBreakdown, tiles_and_vectors
+
+__all__ = ["Problem", "Schedule", "greedy", "make_problem"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A matmul cut into tiles for one array.
+
+    ``ws`` and ``os`` multiply ``x_src`` rows into ``w_src``; ``is`` is ``ws`` on the
+    transposed problem (``Y^T = B^T A^T``), so its ``x_src`` is ``B^T`` and its result
+    ``y_shape`` is ``N x M``.
+
+    Attributes
+    ----------
+    dataflow : Dataflow
+    rows, cols : int
+    m, k, n : int
+    x_src : ndarray, int32
+        One row per source vector: the x vector ``v`` of tile ``j`` is
+        ``x_src[v, tiles[0, j] : tiles[0, j] + R]`` (zero beyond the edge).
+    w_src : ndarray, int32
+        ws/is: weight row ``k`` of tile ``j`` is ``w_src[tiles[1, j] + k, tiles[2, j]:][:C]``;
+        os: the w vector ``v`` of tile ``j`` is ``w_src[v, tiles[2, j]:][:C]``.
+    tiles : ndarray, int64 (5, T)
+        Per tile: x column base, weight row base, w column base, output row base, output
+        column base.
+    n_tiles, vectors : int
+        ``T`` and ``V``.
+    y_shape : tuple
+    """
+
+    dataflow: Dataflow
+    rows: int
+    cols: int
+    m: int
+    k: int
+    n: int
+    x_src: np.ndarray
+    w_src: np.ndarray
+    tiles: np.ndarray
+    n_tiles: int
+    vectors: int
+    y_shape: tuple[int, int]
+
+
+def make_problem(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
+                 dataflow: Dataflow) -> Problem:
+    """Cut ``a @ b`` (int32 operands) into tiles in schedule order."""
+    m, k = a.shape
+    n = b.shape[1]
+    n_tiles, vectors = tiles_and_vectors(m, k, n, rows, cols, dataflow)
+    kb = -(-k // rows)
+    if dataflow is Dataflow.OS:
+        x_src, w_src = np.ascontiguousarray(a.T), b
+        nb = -(-n // cols)
+        outer, inner = np.divmod(np.arange(n_tiles), nb)   # mb, nb
+        x_base, w_row, w_col = outer * rows, np.zeros(n_tiles, np.int64), inner * cols
+        out_row, out_col = outer * rows, inner * cols
+        y_shape = (m, n)
+    else:
+        if dataflow is Dataflow.WS:
+            x_src, w_src, y_shape = a, b, (m, n)
+        else:
+            x_src, w_src, y_shape = np.ascontiguousarray(b.T), np.ascontiguousarray(a.T), (n, m)
+        outer, inner = np.divmod(np.arange(n_tiles), kb)   # nb (mb for is), kb
+        x_base, w_row, w_col = inner * rows, inner * rows, outer * cols
+        out_row, out_col = np.zeros(n_tiles, np.int64), outer * cols
+    tiles = np.ascontiguousarray(np.stack([x_base, w_row, w_col, out_row, out_col]),
+                                 dtype=np.int64)
+    return Problem(dataflow, rows, cols, m, k, n, x_src, w_src, tiles, n_tiles, vectors,
+                   y_shape)
+
+
+@jit
+def _greedy(n_tiles, vectors, rows, stationary, double_buffer, gaps, x_time, load_time):
+    previous = -1  # cycle of the previous x vector
+    for j in range(n_tiles):
+        if not stationary:
+            # e_j >= e_{j-1} + R, the tile's pairs back to back after its first one.
+            start = 0 if j == 0 else max(previous + 1, previous + rows - vectors + 1)
+        else:
+            if j == 0:
+                load = 0
+            else:
+                load = max(x_time[(j - 1) * vectors], load_time[j - 1] + rows)
+                if not double_buffer:
+                    load = max(load, previous + 1)
+            load_time[j] = load
+            start = max(previous + 1, load + rows)
+        for v in range(vectors):
+            i = j * vectors + v
+            previous = (start if v == 0 else previous + 1) + gaps[i]
+            x_time[i] = previous
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When things happen at the array's edges.
+
+    Attributes
+    ----------
+    x_time : ndarray, int64
+        Cycle in which each x vector is presented (schedule order).
+    load_time : ndarray, int64
+        First cycle of each tile's weight load (ws/is; empty for os).
+    result_time : ndarray, int64
+        Cycle in which each result vector appears on the output port.
+    breakdown : CycleBreakdown
+    """
+
+    x_time: np.ndarray
+    load_time: np.ndarray
+    result_time: np.ndarray
+    breakdown: CycleBreakdown
+
+    @property
+    def total(self) -> int:
+        """Cycles of the run, up to and including the last result."""
+        return self.breakdown.total
+
+
+def greedy(problem: Problem, double_buffer: bool, gaps: np.ndarray | None) -> Schedule:
+    """Place every x vector and weight load as early as the legal-schedule rules allow.
+
+    A gap of ``g`` before vector ``i`` presents it ``g`` cycles after the earliest cycle the
+    rules would otherwise give it; everything after it follows from the rules again.
+    """
+    rows, cols = problem.rows, problem.cols
+    n_tiles, vectors = problem.n_tiles, problem.vectors
+    stationary = problem.dataflow.stationary_weights
+    if gaps is None:
+        gaps = np.zeros(n_tiles * vectors, np.int64)
+    x_time = np.empty(n_tiles * vectors, np.int64)
+    load_time = np.zeros(n_tiles if stationary else 0, np.int64)
+    _greedy(n_tiles, vectors, rows, stationary, bool(double_buffer), gaps, x_time, load_time)
+    if stationary:
+        result_time = x_time + (rows + cols - 1)
+    else:
+        last = x_time[vectors - 1::vectors]
+        result_time = (last[:, None] + (rows + cols + np.arange(rows))).reshape(-1)
+    first, final = int(x_time[0]), int(x_time[-1])
+    total = int(result_time[-1]) + 1
+    streaming = n_tiles * vectors
+    breakdown = CycleBreakdown(total=total, weight_load=first, streaming=streaming,
+                               stall=final - first + 1 - streaming, drain=total - 1 - final,
+                               fill=int(result_time[0]) - first)
+    return Schedule(x_time, load_time, result_time, breakdown)

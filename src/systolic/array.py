@@ -1,0 +1,472 @@
+"""The public face of the model: :class:`SystolicArray`, :func:`matmul` and their results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
+from ._dataflow import Dataflow
+from ._engine import CycleRun, exact_product, fast_output_stream, overflow_count, wrap
+from ._schedule import Problem, Schedule, greedy, make_problem
+from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
+                        check_operands, check_size, check_trace_window)
+from .timing import CycleBreakdown, breakdown, scalesim_breakdown
+
+__all__ = [
+    "ArrayTrace",
+    "CycleBreakdown",
+    "EdgeStream",
+    "OutputStream",
+    "RunResult",
+    "Stepper",
+    "SystolicArray",
+    "matmul",
+]
+
+_ENGINES = ("cycle", "fast")
+_TIMINGS = ("exact", "scalesim")
+
+
+@dataclass(frozen=True)
+class OutputStream:
+    """What the array's output port showed: every cycle with ``out_valid = 1``.
+
+    Attributes
+    ----------
+    cycles : ndarray, int64 (n,)
+        The cycles, increasing.
+    data : ndarray, int32 (n, C)
+        ``out_data`` during those cycles (signed ``acc_bits`` values).
+    """
+
+    cycles: np.ndarray
+    data: np.ndarray
+
+
+@dataclass(frozen=True)
+class ArrayTrace:
+    """Every PE register over a window of cycles.
+
+    Attributes
+    ----------
+    first_cycle : int
+        Cycle of index 0.
+    registers : dict of str to ndarray (n, R, C)
+        One array per register of the contract's PE table (``x``, ``x_valid``, ``x_flag``,
+        ``w``, ``w_valid``, ``w_tag``, ``psum``, ``psum_valid``, and ``w_active``/``w_shadow``
+        for ws/is or ``acc``/``hold`` for os): the register's content during each cycle.
+    """
+
+    first_cycle: int
+    registers: dict
+
+
+@dataclass(frozen=True)
+class EdgeStream:
+    """The array's top-level inputs during every cycle of a run (for RTL and VCD).
+
+    Attributes
+    ----------
+    x_data : ndarray, int16 (n_cycles, R)
+        Left-edge data (raw 8-bit values, signed or unsigned by ``x_signed``).
+    x_valid, x_flag : ndarray, uint8 (n_cycles,)
+    w_data : ndarray, int16 (n_cycles, C)
+        Top-edge data (by ``w_signed``).
+    w_valid : ndarray, uint8 (n_cycles,)
+    w_tag : ndarray, int32 (n_cycles,)
+    x_signed, w_signed : bool
+        Signedness of each lane: ws/os put ``a`` on the x lane and ``b`` on the w lane, is puts
+        ``b^T`` on the x lane and ``a^T`` on the w lane.
+    """
+
+    x_data: np.ndarray
+    x_valid: np.ndarray
+    x_flag: np.ndarray
+    w_data: np.ndarray
+    w_valid: np.ndarray
+    w_tag: np.ndarray
+    x_signed: bool
+    w_signed: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run reports.
+
+    Attributes
+    ----------
+    output : ndarray, int32 (M, N)
+        ``a @ b`` modulo ``2**acc_bits``.
+    cycles : int
+        ``breakdown.total``.
+    breakdown : CycleBreakdown
+    utilization : float
+        ``macs / (cycles * R * C)``.
+    macs : int
+        ``M * K * N``.
+    overflow_count : int
+        Output elements whose exact value lies outside the signed ``acc_bits`` range.
+    tiles : int
+        Tiles of the mapping.
+    vectors : int
+        x vectors of the whole schedule (the length of ``gaps``).
+    outputs : OutputStream or None
+        The output port, when ``record_outputs=True``.
+    trace : ArrayTrace or None
+        The registers of the requested window.
+    dims : tuple of int
+        ``(R, C)``.
+    dataflow : Dataflow
+    """
+
+    output: np.ndarray
+    cycles: int
+    breakdown: CycleBreakdown
+    utilization: float
+    macs: int
+    overflow_count: int
+    tiles: int
+    vectors: int
+    outputs: OutputStream | None
+    trace: ArrayTrace | None
+    dims: tuple[int, int]
+    dataflow: Dataflow
+
+
+class Stepper:
+    """A cycle-accurate run that advances on request (made by :meth:`SystolicArray.stepper`).
+
+    Attributes
+    ----------
+    cycle : int
+        The next cycle to simulate; :attr:`state` shows the registers during it.
+    done : bool
+        True once every cycle of the run has been simulated.
+    """
+
+    def __init__(self, array: SystolicArray, run: CycleRun, exact: np.ndarray):
+        self._array = array
+        self._run = run
+        self._exact = exact
+
+    @property
+    def cycle(self) -> int:
+        return self._run.cycle
+
+    @property
+    def done(self) -> bool:
+        return self._run.cycle >= self._run.total
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """Every PE register during :attr:`cycle`, name -> ``(R, C)`` array."""
+        return self._run.state()
+
+    def step(self, n: int = 1) -> None:
+        """Simulate ``n`` more cycles (stops at the end of the run)."""
+        n = check_size("n", n)
+        self._run.advance(min(self._run.cycle + n, self._run.total))
+
+    def run_to(self, cycle: int) -> None:
+        """Simulate up to (not including) ``cycle``, so that :attr:`cycle` becomes ``cycle``."""
+        if (isinstance(cycle, bool) or not isinstance(cycle, (int, np.integer))
+                or not self._run.cycle <= cycle <= self._run.total):
+            raise ValueError(f"cycle must be an integer from {self._run.cycle} (the current "
+                             f"cycle) to {self._run.total} (the end of the run), got {cycle!r}")
+        self._run.advance(int(cycle))
+
+    def result(self) -> RunResult:
+        """Finish the run and return its :class:`RunResult` (with the output stream)."""
+        self._run.advance(self._run.total)
+        return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
+                                   self._exact, "exact",
+                                   OutputStream(self._run.out_cycles, self._run.out_data), None)
+
+
+class SystolicArray:
+    """An ``R x C`` systolic array that follows ``docs/contract.md``.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size ``R x C`` (any positive integers).
+    dataflow : Dataflow or {"ws", "os", "is"}
+        Weight-, output- or input-stationary.
+    double_buffer : bool
+        Weight double buffering (ws/is): the next tile loads while the current one computes.
+    acc_bits : int
+        Width of the sums, 16 to 32; they wrap around modulo ``2**acc_bits``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(-128, 128, (300, 700), dtype=np.int8)
+    >>> b = rng.integers(-128, 128, (700, 500), dtype=np.int8)
+    >>> res = SystolicArray(256, 256, "ws").run(a, b)
+    >>> bool((res.output == a.astype(np.int32) @ b.astype(np.int32)).all())
+    True
+    >>> res.cycles, res.breakdown.stall
+    (3839, 1280)
+    """
+
+    def __init__(self, rows: int = 256, cols: int = 256, dataflow="ws", *,
+                 double_buffer: bool = True, acc_bits: int = 32):
+        self._rows = check_size("rows", rows)
+        self._cols = check_size("cols", cols)
+        self._dataflow = check_dataflow(dataflow)
+        self._double_buffer = bool(double_buffer)
+        self._acc_bits = check_acc_bits(acc_bits)
+
+    rows = property(lambda self: self._rows, doc="Number of PE rows ``R``.")
+    cols = property(lambda self: self._cols, doc="Number of PE columns ``C``.")
+    dataflow = property(lambda self: self._dataflow, doc="The :class:`Dataflow`.")
+    double_buffer = property(lambda self: self._double_buffer, doc="Weight double buffering.")
+    acc_bits = property(lambda self: self._acc_bits, doc="Width of the sums in bits.")
+
+    def __repr__(self) -> str:
+        return (f"SystolicArray(rows={self._rows}, cols={self._cols}, "
+                f"dataflow={self._dataflow.value!r}, double_buffer={self._double_buffer}, "
+                f"acc_bits={self._acc_bits})")
+
+    # -- shared preparation ------------------------------------------------------------------
+
+    def _prepare(self, a, b, gaps) -> tuple[Problem, Schedule, bool, bool]:
+        a, b, a_signed, b_signed = check_operands(a, b)
+        problem = make_problem(a, b, self._rows, self._cols, self._dataflow)
+        gaps = check_gaps(gaps, problem.n_tiles * problem.vectors)
+        return problem, greedy(problem, self._double_buffer, gaps), a_signed, b_signed
+
+    def _exact(self, problem: Problem) -> np.ndarray:
+        """The exact product in the problem's orientation (``Y^T`` for ``is``)."""
+        return exact_product(problem.x_src, problem.w_src) if problem.dataflow.value != "os" \
+            else exact_product(np.ascontiguousarray(problem.x_src.T), problem.w_src)
+
+    def _result(self, problem, schedule, output, exact, timing, outputs, trace) -> RunResult:
+        if timing == "exact":
+            cycle_breakdown = schedule.breakdown
+        else:
+            cycle_breakdown = scalesim_breakdown(problem.m, problem.k, problem.n, self._rows,
+                                                 self._cols, self._dataflow)
+        macs = problem.m * problem.k * problem.n
+        return RunResult(
+            output=output,
+            cycles=cycle_breakdown.total,
+            breakdown=cycle_breakdown,
+            utilization=macs / (cycle_breakdown.total * self._rows * self._cols),
+            macs=macs,
+            overflow_count=overflow_count(exact, self._acc_bits),
+            tiles=problem.n_tiles,
+            vectors=problem.n_tiles * problem.vectors,
+            outputs=outputs,
+            trace=trace,
+            dims=(self._rows, self._cols),
+            dataflow=self._dataflow,
+        )
+
+    # -- public methods ----------------------------------------------------------------------
+
+    def run(self, a, b, *, engine: str = "cycle", timing: str = "exact", gaps=None,
+            record_outputs: bool = False, trace=None, progress=None) -> RunResult:
+        """Multiply ``a @ b`` on the array.
+
+        Parameters
+        ----------
+        a, b : array_like of int
+            ``M x K`` and ``K x N`` operands. Each must fit int8 or uint8 (int8/uint8 dtypes,
+            or wider integer dtypes whose values fit); values are never truncated.
+        engine : {"cycle", "fast"}
+            ``"cycle"`` steps every register of every PE on every cycle; ``"fast"`` computes
+            the same values with BLAS (exact) and the cycle numbers from the same schedule.
+        timing : {"exact", "scalesim"}
+            ``"exact"``: the contract's cycle counts; ``"scalesim"``: SCALE-Sim 3.0's count
+            (see :func:`systolic.timing.scalesim_breakdown`). Values are the same.
+        gaps : array_like of int, optional
+            Idle cycles inserted before each x vector, in schedule order (length
+            ``RunResult.vectors``). Not combinable with ``timing="scalesim"``.
+        record_outputs : bool
+            Fill ``RunResult.outputs`` with what the output port shows.
+        trace : (int, int), optional
+            ``(first_cycle, stop_cycle)``: fill ``RunResult.trace`` with every PE register
+            during those cycles (cycle engine only; at most ``10**8`` register values).
+        progress : bool, optional
+            Progress bar; by default shown when the run is estimated to take over 2 s.
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        TypeError
+            Operands that are not integer arrays.
+        ValueError
+            Bad shapes, values outside 8 bits, unknown options, bad ``gaps`` or ``trace``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> arr = SystolicArray(4, 4, "os")
+        >>> res = arr.run(np.ones((3, 5), np.int8), np.ones((5, 2), np.int8),
+        ...               record_outputs=True)
+        >>> res.output.tolist()
+        [[5, 5], [5, 5], [5, 5]]
+        >>> res.cycles, res.outputs.cycles.tolist()
+        (17, [13, 14, 15, 16])
+        """
+        check_choice("engine", engine, _ENGINES)
+        check_choice("timing", timing, _TIMINGS)
+        problem, schedule, _, _ = self._prepare(a, b, gaps)
+        if gaps is not None and timing == "scalesim":
+            raise ValueError("gaps cannot be combined with timing='scalesim': SCALE-Sim "
+                             "has no idle gaps")
+        if trace is not None and engine != "cycle":
+            raise ValueError(f"trace needs engine='cycle', got engine={engine!r}")
+        n_registers = 10
+        window = check_trace_window(trace, schedule.total,
+                                    n_registers * self._rows * self._cols)
+        exact = self._exact(problem)
+        if engine == "fast":
+            output = wrap(exact, self._acc_bits)
+            if problem.dataflow.value == "is":
+                output = np.ascontiguousarray(output.T)
+            outputs = None
+            if record_outputs:
+                outputs = OutputStream(schedule.result_time.copy(),
+                                       fast_output_stream(problem, exact, self._acc_bits))
+            return self._result(problem, schedule, output, exact, timing, outputs, None)
+
+        run = CycleRun(problem, schedule, self._acc_bits, bool(record_outputs))
+        buffer = None
+        if window is not None:
+            first, stop = window
+            buffer = np.zeros((len(run.registers), stop - first, self._rows, self._cols),
+                              np.int32)
+        self._advance(run, buffer, window[0] if window else 0, progress)
+        outputs = OutputStream(run.out_cycles, run.out_data) if record_outputs else None
+        array_trace = None
+        if window is not None:
+            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
+        return self._result(problem, schedule, run.output(), exact, timing, outputs,
+                            array_trace)
+
+    def _advance(self, run: CycleRun, trace, trace_first: int, progress) -> None:
+        """Run to the end, in chunks with a progress bar when it is worth one."""
+        total = run.total
+        if progress is None:
+            work = total * self._rows * self._cols
+            progress = work / PE_CYCLES_PER_SECOND > PROGRESS_SECONDS
+        if not progress:
+            run.advance(total, trace, trace_first)
+            return
+        from tqdm.auto import tqdm
+
+        chunk = max(1, total // 200)
+        with tqdm(total=total, unit="cycle", desc="systolic", leave=False) as bar:
+            while run.cycle < total:
+                before = run.cycle
+                run.advance(min(total, before + chunk), trace, trace_first)
+                bar.update(run.cycle - before)
+
+    def timing(self, m: int, k: int, n: int) -> CycleBreakdown:
+        """Cycle breakdown of an ``(m x k) @ (k x n)`` matmul, from the closed form.
+
+        Examples
+        --------
+        >>> SystolicArray(256, 256, "ws").timing(256, 256, 256).total
+        1023
+        """
+        return breakdown(m, k, n, self._rows, self._cols, self._dataflow,
+                         double_buffer=self._double_buffer)
+
+    def edge_stream(self, a, b, *, gaps=None) -> EdgeStream:
+        """The top-level inputs of every cycle of the run of ``a @ b``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> edges = SystolicArray(2, 2).edge_stream(np.ones((1, 2), np.int8),
+        ...                                         np.ones((2, 2), np.int8))
+        >>> edges.x_valid.tolist(), edges.w_tag.tolist()
+        ([0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0])
+        """
+        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        rows, cols, vectors = self._rows, self._cols, problem.vectors
+        total = schedule.total
+        x_data = np.zeros((total, rows), np.int16)
+        x_valid = np.zeros(total, np.uint8)
+        x_flag = np.zeros(total, np.uint8)
+        w_data = np.zeros((total, cols), np.int16)
+        w_valid = np.zeros(total, np.uint8)
+        w_tag = np.zeros(total, np.int32)
+        x_src, w_src, tiles = problem.x_src, problem.w_src, problem.tiles
+        stationary = problem.dataflow.stationary_weights
+        for j in range(problem.n_tiles):
+            times = schedule.x_time[j * vectors:(j + 1) * vectors]
+            base, col0 = tiles[0, j], tiles[2, j]
+            block = x_src[:, base:base + rows]
+            x_data[times, :block.shape[1]] = block
+            x_valid[times] = 1
+            x_flag[times[0] if stationary else times[-1]] = 1
+            if stationary:
+                load = schedule.load_time[j]
+                weights = w_src[tiles[1, j]:tiles[1, j] + rows, col0:col0 + cols]
+                w_data[load:load + weights.shape[0], :weights.shape[1]] = weights
+                w_valid[load:load + rows] = 1
+                w_tag[load:load + rows] = np.arange(rows)
+            else:
+                block = w_src[:, col0:col0 + cols]
+                w_data[times, :block.shape[1]] = block
+        swap = problem.dataflow.value == "is"
+        return EdgeStream(x_data, x_valid, x_flag, w_data, w_valid, w_tag,
+                          x_signed=b_signed if swap else a_signed,
+                          w_signed=a_signed if swap else b_signed)
+
+    def stepper(self, a, b, *, gaps=None) -> Stepper:
+        """A cycle-accurate run of ``a @ b`` that advances one cycle at a time on request.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> st = SystolicArray(2, 2, "ws").stepper(np.ones((1, 2), np.int8),
+        ...                                         np.ones((2, 2), np.int8))
+        >>> st.run_to(3)
+        >>> st.state["w_shadow"].tolist()
+        [[1, 0], [0, 0]]
+        >>> st.result().output.tolist()
+        [[2, 2]]
+        """
+        problem, schedule, _, _ = self._prepare(a, b, gaps)
+        run = CycleRun(problem, schedule, self._acc_bits, True)
+        return Stepper(self, run, self._exact(problem))
+
+
+def matmul(a, b, dims=(256, 256), dataflow="ws", *, engine: str = "fast") -> np.ndarray:
+    """``a @ b`` as computed by an ``R x C`` systolic array with 32-bit sums.
+
+    Parameters
+    ----------
+    a, b : array_like of int
+        ``M x K`` and ``K x N`` operands whose values fit int8 or uint8.
+    dims : (int, int)
+        Array size ``(rows, cols)``.
+    dataflow : Dataflow or {"ws", "os", "is"}
+    engine : {"fast", "cycle"}
+
+    Returns
+    -------
+    ndarray, int32 (M, N)
+        ``(a.astype(int64) @ b.astype(int64))`` wrapped to int32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matmul(np.array([[1, 2]], np.int8), np.array([[3], [4]], np.uint8)).tolist()
+    [[11]]
+    """
+    rows, cols = check_dims(dims)
+    dataflow = check_dataflow(dataflow)
+    check_choice("engine", engine, _ENGINES)
+    return SystolicArray(rows, cols, dataflow).run(a, b, engine=engine).output

@@ -1,0 +1,43 @@
+"""Amaranth generator of the systolic array's RTL.
+
+The generated Verilog (top module ``systolic_array``, one ``systolic_array_pe`` module
+instantiated per PE) follows ``docs/contract.md``; ``docs/rtl.md`` lists every port and register
+name. Each ``.v`` file comes with a JSON sidecar holding all parameters, which is the single
+source of truth for testbenches and for building the matching Python model.
+"""
+
+from ._array import PE_MODULE, TOP_MODULE, ArrayTop, Fault
+from ._config import DATAFLOWS, ArrayConfig
+from ._generate import (
+    GENERATOR_VERSION,
+    REFERENCE_CONFIGS,
+    config_from_sidecar,
+    generate,
+    load_sidecar,
+    write,
+    write_reference_configs,
+)
+from ._pe import ProcessingElement, pe_registers, register_widths
+
+__all__ = [
+    # _config
+    "DATAFLOWS",
+    "ArrayConfig",
+    # _pe
+    "ProcessingElement",
+    "pe_registers",
+    "register_widths",
+    # _array
+    "PE_MODULE",
+    "TOP_MODULE",
+    "ArrayTop",
+    "Fault",
+    # _generate
+    "GENERATOR_VERSION",
+    "REFERENCE_CONFIGS",
+    "config_from_sidecar",
+    "generate",
+    "load_sidecar",
+    "write",
+    "write_reference_configs",
+]

@@ -1,0 +1,7 @@
+"""``python -m systolic.hdl``: see :func:`systolic.hdl._cli.main`."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,107 @@
+"""Validated parameters of the generated array."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["DATAFLOWS", "ArrayConfig"]
+
+#: Dataflows the generator accepts; ``is`` is built from the ``ws`` hardware.
+DATAFLOWS = ("ws", "os", "is")
+
+ACC_BITS_MIN = 16
+ACC_BITS_MAX = 32
+
+
+def _check_positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_dataflow(value) -> str:
+    # Accept an enum member whose value is the dataflow string (e.g. ``systolic.Dataflow.WS``).
+    value = getattr(value, "value", value)
+    if not isinstance(value, str):
+        raise TypeError(f"dataflow must be a string, got {value!r}")
+    if value not in DATAFLOWS:
+        expected = ", ".join(repr(d) for d in DATAFLOWS)
+        raise ValueError(f"unknown dataflow {value!r}: expected one of {expected}")
+    return value
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def _check_acc_bits(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"acc_bits must be an integer, got {value!r}")
+    if not ACC_BITS_MIN <= value <= ACC_BITS_MAX:
+        raise ValueError(f"acc_bits must be in {ACC_BITS_MIN}..{ACC_BITS_MAX}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """Parameters of one generated array (contract sections 1 and 3).
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size ``R x C``, each at least 1.
+    dataflow : {"ws", "os", "is"}
+        ``ws`` and ``is`` share the weight-stationary processing element, ``os`` uses the
+        output-stationary one.
+    x_signed, w_signed : bool
+        Signedness of the x and w lanes: int8 if true, uint8 if false.
+    acc_bits : int
+        Width of the wrapping sums, 16..32.
+
+    Raises
+    ------
+    TypeError
+        If a parameter has the wrong type.
+    ValueError
+        If a parameter is out of range or ``dataflow`` is unknown.
+    """
+
+    rows: int
+    cols: int
+    dataflow: str = "ws"
+    x_signed: bool = True
+    w_signed: bool = True
+    acc_bits: int = 32
+
+    def __post_init__(self):
+        _check_positive("rows", self.rows)
+        _check_positive("cols", self.cols)
+        object.__setattr__(self, "dataflow", _check_dataflow(self.dataflow))
+        _check_bool("x_signed", self.x_signed)
+        _check_bool("w_signed", self.w_signed)
+        _check_acc_bits(self.acc_bits)
+
+    @property
+    def tag_bits(self) -> int:
+        """Width of ``w_tag``: ``max(1, ceil(log2 R))``."""
+        return max(1, (self.rows - 1).bit_length())
+
+    @property
+    def stationary(self) -> str:
+        """``"ws"`` for the weight-stationary PE (dataflows ws and is), ``"os"`` otherwise."""
+        return "os" if self.dataflow == "os" else "ws"
+
+    @property
+    def name(self) -> str:
+        """A file name stem that identifies the configuration, e.g. ``ws_4x4_i8_i8_acc32``."""
+        x = "i8" if self.x_signed else "u8"
+        w = "i8" if self.w_signed else "u8"
+        return f"{self.dataflow}_{self.rows}x{self.cols}_{x}_{w}_acc{self.acc_bits}"
+
+    def as_dict(self) -> dict:
+        """The parameters as a plain dictionary (JSON-ready)."""
+        return asdict(self)

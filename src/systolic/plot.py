@@ -1,0 +1,402 @@
+"""Pictures of runs: PE utilisation, cycle breakdowns, rooflines, timelines and array snapshots.
+
+Every plotting function returns a :class:`matplotlib.figure.Figure` (or draws into a given
+``ax`` and returns its figure) and never calls ``plt.show()``, so the same calls work in scripts,
+tests (Agg backend) and notebooks. :func:`pe_utilization` is the only computation here: the
+per-PE share of cycles spent on useful multiply-accumulates, from the tiling of contract
+section 4.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "animate_trace",
+    "pe_utilization",
+    "plot_breakdown",
+    "plot_roofline",
+    "plot_snapshot",
+    "plot_timeline",
+    "plot_utilization",
+    "plot_waveforms",
+]
+
+_BREAKDOWN_PARTS = ("weight_load", "streaming", "stall", "drain")
+_BREAKDOWN_COLORS = ("#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3")
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _figure(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    return ax.figure, ax
+
+
+def _mapped(extent: int, size: int) -> np.ndarray:
+    """For every lane ``i < size``: how many folds of ``extent`` map a real element onto it.
+
+    Fold ``f`` maps element ``f * size + i`` onto lane ``i``; it is real when below ``extent``,
+    which holds for ``ceil((extent - i) / size)`` folds.
+    """
+    lanes = np.arange(size)
+    return np.maximum(0, -((lanes - extent) // size))
+
+
+def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "ws", *,
+                   cycles: int) -> np.ndarray:
+    """Fraction of ``cycles`` in which each PE does a useful multiply-accumulate.
+
+    A PE's multiply-accumulate is useful when its operands are real matrix elements rather than
+    the zero padding of a partial tile (contract section 4). The mean over all PEs equals the
+    run's utilisation ``M*K*N / (cycles * R * C)``.
+
+    Parameters
+    ----------
+    m, k, n : int
+        The matmul ``(M x K) @ (K x N)``.
+    rows, cols : int
+        Array size ``R x C``.
+    dataflow : {"ws", "os", "is"}
+    cycles : int
+        The run's total cycles (``RunResult.cycles``), the denominator.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``R x C`` float array of fractions in ``[0, 1]``.
+    """
+    m, k, n = (_positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = _positive_int("rows", rows), _positive_int("cols", cols)
+    cycles = _positive_int("cycles", cycles)
+    name = getattr(dataflow, "value", dataflow)
+    # (row-lane extent, column-lane extent, vectors per tile) of contract section 4.
+    if name == "ws":
+        row_extent, col_extent, vectors = k, n, m
+    elif name == "is":
+        row_extent, col_extent, vectors = k, m, n
+    elif name == "os":
+        row_extent, col_extent, vectors = m, n, k
+    else:
+        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}")
+    macs = vectors * np.outer(_mapped(row_extent, rows), _mapped(col_extent, cols))
+    return macs / cycles
+
+
+def plot_utilization(utilization: np.ndarray, *, title: str | None = None, ax=None):
+    """Heat map of per-PE utilisation (for example from :func:`pe_utilization`).
+
+    Parameters
+    ----------
+    utilization : array_like
+        ``R x C`` fractions in ``[0, 1]``.
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    values = np.asarray(utilization, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"utilization must be 2-D (rows x cols), got shape {values.shape}")
+    rows, cols = values.shape
+    fig, ax = _figure(ax, (min(2 + 0.4 * cols, 9), min(1.5 + 0.4 * rows, 8)))
+    image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest",
+                      aspect="auto")
+    fig.colorbar(image, ax=ax, label="useful MAC cycles / all cycles")
+    ax.set_xlabel("PE column")
+    ax.set_ylabel("PE row")
+    ax.set_title(title or f"PE utilisation (mean {values.mean():.1%})")
+    if rows * cols <= 64:
+        for (r, c), value in np.ndenumerate(values):
+            ax.text(c, r, f"{value:.2f}", ha="center", va="center",
+                    color="white" if value < 0.6 else "black", fontsize=8)
+    return fig
+
+
+def plot_breakdown(runs: Mapping[str, object], *, ax=None, title: str = "Cycle breakdown"):
+    """Stacked bars of the cycle breakdown of several runs, side by side.
+
+    Parameters
+    ----------
+    runs : mapping of str to breakdown
+        Label to a ``CycleBreakdown`` (anything with ``weight_load``, ``streaming``, ``stall``,
+        ``drain`` and ``total`` attributes) or to a ``RunResult`` (its ``breakdown`` is used).
+    ax : matplotlib.axes.Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not runs:
+        raise ValueError("runs must name at least one run")
+    labels = list(runs)
+    breakdowns = [getattr(run, "breakdown", run) for run in runs.values()]
+    fig, ax = _figure(ax, (max(4.0, 1.2 * len(labels) + 2), 4))
+    bottom = np.zeros(len(labels))
+    for part, color in zip(_BREAKDOWN_PARTS, _BREAKDOWN_COLORS):
+        heights = np.array([getattr(b, part) for b in breakdowns], dtype=float)
+        ax.bar(labels, heights, bottom=bottom, color=color, label=part.replace("_", " "))
+        bottom += heights
+    for i, b in enumerate(breakdowns):
+        ax.annotate(f"{b.total:,}", (i, bottom[i]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("cycles")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False)
+    ax.margins(y=0.1)
+    return fig
+
+
+def plot_roofline(points: Sequence[tuple[str, float, float]], *, peak: float, bandwidth: float,
+                  ax=None, units: str = "ops/cycle", title: str = "Roofline"):
+    """Roofline: attainable throughput against operational intensity, with measured points.
+
+    Parameters
+    ----------
+    points : sequence of (label, intensity, throughput)
+        Operational intensity (operations per byte moved) and achieved throughput (in
+        ``units``) of each workload.
+    peak : float
+        Compute roof, in ``units``.
+    bandwidth : float
+        Memory bandwidth in bytes per unit of time of ``units``: the slope of the memory roof.
+    ax : matplotlib.axes.Axes, optional
+    units : str
+        Throughput unit for the axis label.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not peak > 0 or not bandwidth > 0:
+        raise ValueError(f"peak and bandwidth must be positive, got {peak!r} and {bandwidth!r}")
+    for point in points:
+        if len(point) != 3 or not point[1] > 0 or not point[2] > 0:
+            raise ValueError(f"point must be (label, intensity > 0, throughput > 0), "
+                             f"got {point!r}")
+    fig, ax = _figure(ax, (6, 4))
+    ridge = peak / bandwidth
+    intensities = [p[1] for p in points] + [ridge]
+    low, high = min(intensities) / 4, max(intensities) * 4
+    xs = np.geomspace(low, high, 200)
+    ax.loglog(xs, np.minimum(peak, bandwidth * xs), color="black", lw=2, label="roofline")
+    ax.axvline(ridge, color="grey", ls=":", lw=1)
+    ax.annotate(f"ridge {ridge:.3g} ops/byte", (ridge, peak), textcoords="offset points",
+                xytext=(4, -12), fontsize=8, color="grey")
+    for label, intensity, throughput in points:
+        ax.plot(intensity, throughput, "o")
+        ax.annotate(label, (intensity, throughput), textcoords="offset points", xytext=(5, 3),
+                    fontsize=8)
+    lowest = min([bandwidth * low] + [p[2] for p in points])
+    ax.set_ylim(lowest / 2, peak * 2)
+    ax.set_xlabel("operational intensity (ops/byte)")
+    ax.set_ylabel(f"throughput ({units})")
+    ax.set_title(title)
+    return fig
+
+
+def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
+                  title: str = "Instruction timeline", unit: str = "cycle"):
+    """Gantt chart of named intervals, one lane per distinct name, in order of first appearance.
+
+    Parameters
+    ----------
+    rows : sequence of (name, start, end)
+        Intervals ``start <= t < end``, for example one per executed instruction.
+    ax : matplotlib.axes.Axes, optional
+    title : str
+    unit : str
+        Label of the time axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one (name, start, end) interval")
+    lanes: dict[str, list[tuple[float, float]]] = {}
+    for row in rows:
+        if len(row) != 3 or not row[2] >= row[1]:
+            raise ValueError(f"row must be (name, start, end) with end >= start, got {row!r}")
+        name, start, end = row
+        lanes.setdefault(str(name), []).append((start, end - start))
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab10"]
+    fig, ax = _figure(ax, (8, 0.5 * len(lanes) + 1.5))
+    for i, (name, spans) in enumerate(lanes.items()):
+        # Zero-length intervals still get a visible sliver.
+        spans = [(start, max(width, 0.4)) for start, width in spans]
+        ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=colors(i % 10))
+    ax.set_yticks(range(len(lanes)), list(lanes))
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _snapshot_text(state: Mapping[str, np.ndarray], r: int, c: int, stationary: str) -> str:
+    x = f"x {int(state['x'][r, c])}" if state["x_valid"][r, c] else "x -"
+    if stationary == "w_active":
+        middle = f"w {int(state['w_active'][r, c])}"
+    else:
+        middle = f"acc {int(state['acc'][r, c])}"
+    psum = f"p {int(state['psum'][r, c])}" if state["psum_valid"][r, c] else "p -"
+    return f"{x}\n{middle}\n{psum}"
+
+
+def _draw_snapshot(ax, state: Mapping[str, np.ndarray], cycle: int | None) -> None:
+    from matplotlib.patches import Rectangle
+
+    ax.clear()
+    stationary = "w_active" if "w_active" in state else "acc"
+    rows, cols = np.asarray(state["x"]).shape
+    for r in range(rows):
+        for c in range(cols):
+            busy = bool(state["x_valid"][r, c])
+            ax.add_patch(Rectangle((c + 0.05, r + 0.05), 0.9, 0.9,
+                                   facecolor="#a6d96a" if busy else "#eeeeee",
+                                   edgecolor="#333333"))
+            ax.text(c + 0.5, r + 0.5, _snapshot_text(state, r, c, stationary), ha="center",
+                    va="center", fontsize=max(5, 12 - max(rows, cols) // 2), family="monospace")
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([c + 0.5 for c in range(cols)], [str(c) for c in range(cols)])
+    ax.set_yticks([r + 0.5 for r in range(rows)], [str(r) for r in range(rows)])
+    ax.set_xlabel("column (x moves right)")
+    ax.set_ylabel("row (w and psum move down)")
+    ax.set_title("array state" if cycle is None else f"array state during cycle {cycle}")
+
+
+def _check_state(state) -> None:
+    missing = [name for name in ("x", "x_valid", "psum", "psum_valid") if name not in state]
+    if missing or ("w_active" not in state and "acc" not in state):
+        raise ValueError(f"state must hold the PE registers x, x_valid, psum, psum_valid and "
+                         f"w_active (ws/is) or acc (os); missing {missing or ['w_active/acc']}")
+
+
+def plot_snapshot(state: Mapping[str, np.ndarray], *, cycle: int | None = None, ax=None):
+    """The array during one cycle: every PE with its x register, weight (or sum) and psum.
+
+    Parameters
+    ----------
+    state : mapping of str to array
+        PE register name to its ``R x C`` values during one cycle, such as
+        ``SystolicArray.stepper(...).state`` or one cycle of ``RunResult.trace.registers``.
+        PEs holding a valid x are shaded; invalid values are shown as ``-``.
+    cycle : int, optional
+        The cycle, for the title.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check_state(state)
+    rows, cols = np.asarray(state["x"]).shape
+    fig, ax = _figure(ax, (1.3 * cols + 1.2, 1.1 * rows + 1))
+    _draw_snapshot(ax, state, cycle)
+    return fig
+
+
+def animate_trace(trace, *, interval: int = 500):
+    """Animation of the array state over the cycles of a trace, one frame per cycle.
+
+    Parameters
+    ----------
+    trace
+        ``RunResult.trace`` (``first_cycle`` and ``registers``: name to ``(n, R, C)`` arrays).
+    interval : int
+        Milliseconds per frame.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    registers = trace.registers
+    _check_state(registers)
+    n, rows, cols = np.asarray(registers["x"]).shape
+    fig, ax = plt.subplots(figsize=(1.3 * cols + 1.2, 1.1 * rows + 1))
+
+    def frame(i: int):
+        _draw_snapshot(ax, {name: values[i] for name, values in registers.items()},
+                       trace.first_cycle + i)
+        return []
+
+    anim = FuncAnimation(fig, frame, frames=n, interval=interval, blit=False)
+    plt.close(fig)
+    return anim
+
+
+def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: int = 0,
+                   ax=None, title: str = "Waveforms"):
+    """Digital waveforms of per-cycle values, one lane per signal, like a waveform viewer.
+
+    Signals whose values are all 0 or 1 are drawn as a line; other signals as a bus with its
+    value (``x`` for unknown) written in every segment where it changes.
+
+    Parameters
+    ----------
+    signals : mapping of str to sequence of int or None
+        Signal name to its value during each cycle (``None`` for unknown), for example
+        sampled from :func:`systolic.vcd.read_vcd` with :func:`systolic.vcd.value_at`. All
+        sequences have the same length.
+    first_cycle : int
+        Cycle of the first value, for the time axis.
+    ax : matplotlib.axes.Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not signals:
+        raise ValueError("signals must name at least one signal")
+    lengths = {name: len(values) for name, values in signals.items()}
+    n = next(iter(lengths.values()))
+    if any(length != n for length in lengths.values()) or n == 0:
+        raise ValueError(f"every signal needs the same, non-zero number of cycles, got {lengths}")
+    fig, ax = _figure(ax, (min(2 + 0.45 * n, 16), 0.45 * len(signals) + 1))
+    for lane, (name, values) in enumerate(signals.items()):
+        base = -lane
+        bits = all(v in (0, 1) for v in values)
+        cycles = np.arange(first_cycle, first_cycle + n + 1)
+        if bits:
+            levels = [base - 0.35 + 0.7 * v for v in values]
+            ax.step(cycles, levels + levels[-1:], where="post", color="tab:green", lw=1.2)
+            continue
+        previous = object()
+        for i, value in enumerate(values):
+            ax.plot([cycles[i], cycles[i + 1]], [base + 0.35] * 2, color="tab:blue", lw=1)
+            ax.plot([cycles[i], cycles[i + 1]], [base - 0.35] * 2, color="tab:blue", lw=1)
+            if value != previous:
+                ax.plot([cycles[i]] * 2, [base - 0.35, base + 0.35], color="tab:blue", lw=1)
+                ax.text(cycles[i] + 0.1, base, "x" if value is None else str(value),
+                        va="center", fontsize=7, clip_on=True)
+            previous = value
+    ax.set_yticks([-lane for lane in range(len(signals))], list(signals))
+    ax.set_xlim(first_cycle, first_cycle + n)
+    ax.set_xlabel("cycle")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig

@@ -1,0 +1,561 @@
+"""Layers, their plain numpy reference, and the compiler from layers to TPU programs.
+
+Data layout (docs/tpu.md, "Compiler"): a tensor of ``N`` images ``H x W`` with ``C`` channels
+lives in the Unified Buffer as one row per pixel and per chunk of ``g = min(R, C_array)``
+channels, chunk-major: row ``base + ((chunk * N + n) * Hp + y) * Wp + x`` with ``Hp, Wp`` the
+height and width including the zero border the next convolution needs. Dense layers see a
+flattened ``(H, W, C)`` input. Convolutions are im2col by addressing: the im2col matrix's
+columns for one kernel tap ``(fh, fw)`` and channel chunk are a strided read of the input rows
+(Convolve), so a layer is ``FH * FW * ceil(C/g)`` weight tiles per output chunk, accumulated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._config import TPUConfig
+from ._isa import Instruction, Program
+from ._machine import TPU, RunReport
+from ._quant import FUNCTIONS, POOLS, Requant, activate, pool
+
+__all__ = ["CompiledNetwork", "Conv2D", "Dense", "Network", "Pool2D", "compile_network"]
+
+
+def _int_array(name: str, value, ndim: int, low: int, high: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype {array.dtype.name}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
+    if array.size and (array.min() < low or array.max() > high):
+        raise ValueError(f"{name} values must be in {low}..{high}, got "
+                         f"{int(array.min())}..{int(array.max())}")
+    return array.astype(np.int64)
+
+
+def _check_common(layer) -> None:
+    if not isinstance(layer.requant, Requant):
+        raise TypeError(f"requant must be a Requant, not {layer.requant!r}")
+    if layer.activation not in FUNCTIONS:
+        raise ValueError(f"activation must be one of {FUNCTIONS}, not {layer.activation!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """Fully connected layer ``y = f(requant(x @ weight + bias))`` on the flattened input.
+
+    Parameters
+    ----------
+    weight : int8 array ``(K, N)``
+    bias : int32 array ``(N,)``, optional
+    requant : Requant
+    activation : {"identity", "relu", "sigmoid", "tanh"}
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    requant: Requant = field(default_factory=Requant)
+    activation: str = "identity"
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", _int_array("weight", self.weight, 2, -128, 127))
+        n = self.weight.shape[1]
+        bias = np.zeros(n, np.int64) if self.bias is None else \
+            _int_array("bias", self.bias, 1, -(1 << 31), (1 << 31) - 1)
+        if bias.shape != (n,):
+            raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
+        object.__setattr__(self, "bias", bias)
+        _check_common(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2D:
+    """2-D convolution (NHWC, cross-correlation), then bias, requantization and function.
+
+    Parameters
+    ----------
+    weight : int8 array ``(FH, FW, C, F)``
+    bias : int32 array ``(F,)``, optional
+    stride : int
+    padding : int
+        Zero border added on each side of the input.
+    requant, activation : as for :class:`Dense`.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    stride: int = 1
+    padding: int = 0
+    requant: Requant = field(default_factory=Requant)
+    activation: str = "identity"
+
+    def __post_init__(self):
+        object.__setattr__(self, "weight", _int_array("weight", self.weight, 4, -128, 127))
+        f = self.weight.shape[3]
+        bias = np.zeros(f, np.int64) if self.bias is None else \
+            _int_array("bias", self.bias, 1, -(1 << 31), (1 << 31) - 1)
+        if bias.shape != (f,):
+            raise ValueError(f"bias must have shape ({f},), got {bias.shape}")
+        object.__setattr__(self, "bias", bias)
+        for name in ("stride", "padding"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {value!r}")
+        if self.stride < 1:
+            raise ValueError(f"stride must be >= 1, not {self.stride!r}")
+        if self.padding < 0:
+            raise ValueError(f"padding must be >= 0, not {self.padding!r}")
+        _check_common(self)
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    """Non-overlapping ``size x size`` max or average pooling (stride ``size``), done by the
+    activation unit of the convolution before it."""
+
+    kind: str = "max"
+    size: int = 2
+
+    def __post_init__(self):
+        if self.kind not in POOLS[1:]:
+            raise ValueError(f"kind must be one of {POOLS[1:]}, not {self.kind!r}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ValueError(f"size must be an int >= 1, not {self.size!r}")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    h: int
+    w: int
+    c: int
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One layer after fusion: a matrix layer with its optional pooling."""
+
+    layer: Dense | Conv2D
+    pool: Pool2D | None
+    inp: _Shape
+    conv_out: _Shape        # before pooling
+    out: _Shape             # after pooling
+
+
+class Network:
+    """A sequence of layers on int8 (or uint8) inputs of a given shape.
+
+    Parameters
+    ----------
+    layers : sequence of Dense, Conv2D, Pool2D
+        A Pool2D must follow a Conv2D (it is fused into that layer's activation).
+    input_shape : tuple of int
+        ``(K,)`` for a dense input or ``(H, W, C)`` for images.
+    input_signed : bool
+        int8 inputs if true, uint8 otherwise.
+    """
+
+    def __init__(self, layers, input_shape, *, input_signed: bool = True):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        shape = tuple(input_shape)
+        if len(shape) == 1:
+            shape = (1, 1) + shape
+        if len(shape) != 3 or any(not isinstance(d, int) or d < 1 for d in shape):
+            raise ValueError(f"input_shape must be (K,) or (H, W, C) of positive ints, "
+                             f"not {input_shape!r}")
+        self.input_shape = tuple(input_shape)
+        self.input_signed = bool(input_signed)
+        self.layers = layers
+        self.stages = self._fuse(layers, _Shape(*shape))
+
+    @staticmethod
+    def _fuse(layers, shape: _Shape) -> list[_Stage]:
+        stages: list[_Stage] = []
+        for i, layer in enumerate(layers):
+            if isinstance(layer, Pool2D):
+                prev = stages[-1] if stages else None
+                if prev is None or not isinstance(prev.layer, Conv2D) or prev.pool is not None:
+                    raise ValueError(f"layer {i}: Pool2D must directly follow a Conv2D")
+                out = prev.conv_out
+                if out.h % layer.size or out.w % layer.size:
+                    raise ValueError(f"layer {i}: Pool2D size {layer.size} does not divide the "
+                                     f"{out.h}x{out.w} output")
+                pooled = _Shape(out.h // layer.size, out.w // layer.size, out.c)
+                stages[-1] = _Stage(prev.layer, layer, prev.inp, out, pooled)
+                shape = pooled
+            elif isinstance(layer, Dense):
+                k = shape.h * shape.w * shape.c
+                if layer.weight.shape[0] != k:
+                    raise ValueError(f"layer {i}: Dense weight has {layer.weight.shape[0]} "
+                                     f"rows, the input has {k} features")
+                out = _Shape(1, 1, layer.weight.shape[1])
+                stages.append(_Stage(layer, None, shape, out, out))
+                shape = out
+            elif isinstance(layer, Conv2D):
+                fh, fw, c, f = layer.weight.shape
+                if c != shape.c:
+                    raise ValueError(f"layer {i}: Conv2D weight has {c} input channels, the "
+                                     f"input has {shape.c}")
+                oh = (shape.h + 2 * layer.padding - fh) // layer.stride + 1
+                ow = (shape.w + 2 * layer.padding - fw) // layer.stride + 1
+                if oh < 1 or ow < 1:
+                    raise ValueError(f"layer {i}: Conv2D kernel {fh}x{fw} is larger than the "
+                                     f"padded {shape.h}x{shape.w} input")
+                out = _Shape(oh, ow, f)
+                stages.append(_Stage(layer, None, shape, out, out))
+                shape = out
+            else:
+                raise TypeError(f"layer {i}: expected Dense, Conv2D or Pool2D, not {layer!r}")
+        return stages
+
+    @property
+    def output_features(self) -> int:
+        """Features per example of the last layer (flattened)."""
+        out = self.stages[-1].out
+        return out.h * out.w * out.c
+
+    @property
+    def output_signed(self) -> bool:
+        """Whether the outputs are int8 (else uint8)."""
+        return self.stages[-1].layer.requant.out_signed
+
+    def check_input(self, x) -> np.ndarray:
+        """``x`` as int64 ``(N,) + input_shape`` with values in the input range."""
+        low, high = (-128, 127) if self.input_signed else (0, 255)
+        array = _int_array("x", x, len(self.input_shape) + 1, low, high)
+        if array.shape[1:] != self.input_shape:
+            raise ValueError(f"x must have shape (N,) + {self.input_shape}, got {array.shape}")
+        return array
+
+    def macs(self, batch: int) -> int:
+        """Multiply-accumulates one forward pass of ``batch`` examples needs."""
+        total = 0
+        for st in self.stages:
+            if isinstance(st.layer, Dense):
+                total += batch * st.layer.weight.size
+            else:
+                fh, fw, c, f = st.layer.weight.shape
+                total += batch * st.conv_out.h * st.conv_out.w * fh * fw * c * f
+        return total
+
+    def reference(self, x) -> np.ndarray:
+        """The same quantized network in plain numpy: int64 ``(N, output_features)``.
+
+        Sums wrap to int32 like the accumulators; everything else is
+        :func:`systolic.tpu.activate` and :func:`systolic.tpu.pool`.
+        """
+        x = self.check_input(x)
+        n = x.shape[0]
+        act = x.reshape(n, self.stages[0].inp.h, self.stages[0].inp.w, self.stages[0].inp.c)
+        for st in self.stages:
+            layer = st.layer
+            if isinstance(layer, Dense):
+                cols, mat = act.reshape(n, -1), layer.weight
+            else:
+                fh, fw, c, f = layer.weight.shape
+                p, s = layer.padding, layer.stride
+                padded = np.pad(act, ((0, 0), (p, p), (p, p), (0, 0)))
+                oh, ow = st.conv_out.h, st.conv_out.w
+                taps = [padded[:, i:i + s * oh:s, j:j + s * ow:s, :]
+                        for i in range(fh) for j in range(fw)]
+                cols = np.stack(taps, axis=3).reshape(n * oh * ow, fh * fw * c)
+                mat = layer.weight.reshape(fh * fw * c, f)
+            acc = (cols @ mat + (1 << 31)) % (1 << 32) - (1 << 31)
+            out = activate(acc, layer.bias, layer.requant, layer.activation)
+            if isinstance(layer, Conv2D):
+                if st.pool is not None:
+                    out = pool(out, st.pool.kind, st.pool.size, st.conv_out.w,
+                               layer.requant.rounding)
+                out = out.reshape(n, st.out.h, st.out.w, st.out.c)
+            act = out
+        return act.reshape(n, -1)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    base: int
+    n: int
+    h: int
+    w: int
+    c: int
+    pad: int
+    g: int
+
+    @property
+    def hp(self) -> int:
+        return self.h + 2 * self.pad
+
+    @property
+    def wp(self) -> int:
+        return self.w + 2 * self.pad
+
+    @property
+    def chunks(self) -> int:
+        return math.ceil(self.c / self.g)
+
+    @property
+    def rows(self) -> int:
+        return self.chunks * self.n * self.hp * self.wp
+
+    def row(self, chunk: int, n: int, y: int, x: int) -> int:
+        """Row of pixel ``(y, x)`` (padded coordinates) of image ``n``, channel chunk."""
+        return self.base + ((chunk * self.n + n) * self.hp + y) * self.wp + x
+
+    def pack(self, values: np.ndarray, row_bytes: int) -> np.ndarray:
+        """``(N, H, W, C)`` values as the layout's rows of bytes (zero border)."""
+        out = np.zeros((self.chunks, self.n, self.hp, self.wp, row_bytes), np.uint8)
+        for chunk in range(self.chunks):
+            part = values[..., chunk * self.g:(chunk + 1) * self.g].astype(np.uint8)
+            out[chunk, :, self.pad:self.pad + self.h, self.pad:self.pad + self.w,
+                :part.shape[-1]] = part
+        return out.reshape(-1, row_bytes)
+
+    def unpack(self, rows: np.ndarray, signed: bool) -> np.ndarray:
+        """The inverse of :meth:`pack`: ``(N, H, W, C)`` int64 values."""
+        data = rows.reshape(self.chunks, self.n, self.hp, self.wp, -1)
+        data = data[:, :, self.pad:self.pad + self.h, self.pad:self.pad + self.w, :self.g]
+        data = data.view(np.int8) if signed else data
+        values = np.concatenate(list(data), axis=-1)[..., :self.c]
+        return values.astype(np.int64)
+
+
+@dataclass
+class CompiledNetwork:
+    """A network compiled for one batch size and machine.
+
+    Attributes
+    ----------
+    program : Program
+        Inspect it with ``program.text``.
+    config : TPUConfig
+    batch : int
+    useful_macs : int
+    """
+
+    network: Network
+    config: TPUConfig
+    batch: int
+    program: Program
+    useful_macs: int
+    tiles: list                  # (weight address, R x C int8 tile)
+    host_input: int
+    host_output: int
+    in_layout: _Layout
+    out_layout: _Layout
+    host_blocks: list            # (host address, rows) written before the run
+
+    def run(self, x, *, engine: str = "fast") -> tuple[np.ndarray, RunReport]:
+        """Run a batch on a fresh :class:`TPU`.
+
+        Returns
+        -------
+        outputs : ndarray, int64 ``(batch, output_features)``
+        report : RunReport
+        """
+        x = self.network.check_input(x)
+        if x.shape[0] != self.batch:
+            raise ValueError(f"x has {x.shape[0]} examples, the program was compiled for "
+                             f"batch {self.batch}")
+        tpu = TPU(self.config)
+        for addr, tile in self.tiles:
+            tpu.weight_memory.write(addr, tile.astype(np.int8))
+        for addr, rows in self.host_blocks:
+            tpu.host.write(addr, rows)
+        inp = self.in_layout
+        tpu.host.write(self.host_input,
+                       inp.pack(x.reshape(self.batch, inp.h, inp.w, inp.c), self.config.row_bytes))
+        report = tpu.run(self.program, engine=engine, useful_macs=self.useful_macs)
+        out = self.out_layout
+        raw = tpu.host.read(self.host_output, out.rows * self.config.row_bytes)
+        values = out.unpack(raw.reshape(out.rows, -1), self.network.output_signed)
+        return values.reshape(self.batch, -1), report
+
+
+class _Emitter:
+    def __init__(self, config: TPUConfig):
+        self.cfg = config
+        self.g = min(config.rows, config.cols)
+        self.main: list[Instruction] = []
+        self.pending: list[Instruction] = []
+        self.tile_order: list[int] = []      # weight address per switch, in use order
+        self.tiles: list = []
+        self.half = 0
+
+    def emit(self, mnemonic: str, *operands, flags=()) -> None:
+        self.main.append(Instruction(mnemonic, tuple(int(o) for o in operands), tuple(flags)))
+
+    def defer(self, mnemonic: str, *operands, flags=()) -> None:
+        self.pending.append(Instruction(mnemonic, tuple(int(o) for o in operands),
+                                        tuple(flags)))
+
+    def flush(self) -> None:
+        self.main.extend(self.pending)
+        self.pending = []
+
+    def tile(self, block: np.ndarray) -> int:
+        """Store a weight tile (zero padded to R x C); returns its Weight Memory address."""
+        cfg = self.cfg
+        tile = np.zeros((cfg.rows, cfg.cols), np.int64)
+        tile[:block.shape[0], :block.shape[1]] = block
+        addr = len(self.tiles) * cfg.tile_bytes
+        self.tiles.append((addr, tile))
+        return addr
+
+    def matmul(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
+               accumulate: bool, unsigned: bool) -> None:
+        flags = (("acc",) if accumulate else ()) + (("switch",) if switch else ()) + \
+            (("xu",) if unsigned else ())
+        if switch:
+            self.tile_order.append(addr)
+        if stride == 1:
+            self.emit("MatrixMultiply", ub, acc, rows, flags=flags)
+        else:
+            self.emit("Convolve", ub, acc, rows, stride, flags=flags)
+        # the previous block's activation goes after this block's first product, so the
+        # activation unit works while the array streams
+        self.flush()
+
+    def acc_block(self) -> int:
+        base = self.half * (self.cfg.acc_rows // 2)
+        self.half ^= 1
+        return base
+
+
+def _quant_instruction(req: Requant) -> tuple:
+    flags = (("uint8",) if not req.out_signed else ()) + \
+        ((req.rounding,) if req.rounding != "half_even" else ())
+    return ("SetQuant", req.multiplier, req.shift, req.zero_point, req.frac_bits), flags
+
+
+def compile_network(network: Network, batch: int, config: TPUConfig | None = None
+                    ) -> CompiledNetwork:
+    """Compile ``network`` for ``batch`` examples on the machine ``config``.
+
+    Raises
+    ------
+    ValueError
+        A bad batch size, or the activations do not fit the Unified Buffer.
+    """
+    cfg = TPUConfig() if config is None else config
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be an int >= 1, not {batch!r}")
+    em = _Emitter(cfg)
+    g, half = em.g, cfg.acc_rows // 2
+    stages = network.stages
+    pads = [st.layer.padding if isinstance(st.layer, Conv2D) else 0 for st in stages] + [0]
+    base = 0
+    first = stages[0].inp
+    in_layout = _Layout(base, batch, first.h, first.w, first.c, pads[0], g)
+    base += in_layout.rows
+    bias_base = base
+    bias_rows = []
+    for st in stages:
+        f = st.layer.bias.shape[0]
+        for chunk in range(math.ceil(f / g)):
+            part = st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)
+            planes = np.zeros((4, cfg.row_bytes), np.uint8)
+            planes[:, :part.size] = part.view(np.uint8).reshape(-1, 4).T
+            bias_rows.append(planes)
+    base += 4 * len(bias_rows)
+    bias_at = bias_base
+    layouts = [in_layout]
+    for i, st in enumerate(stages):
+        layout = _Layout(base, batch, st.out.h, st.out.w, st.out.c, pads[i + 1], g)
+        layouts.append(layout)
+        base += layout.rows
+    if base > cfg.ub_rows:
+        raise ValueError(f"batch {batch} needs {base} Unified Buffer rows, the machine has "
+                         f"{cfg.ub_rows}")
+
+    signed = network.input_signed
+    for i, st in enumerate(stages):
+        src, dst, layer = layouts[i], layouts[i + 1], st.layer
+        name, *ops = _quant_instruction(layer.requant)[0]
+        em.defer(name, *ops, flags=_quant_instruction(layer.requant)[1])
+        function = () if layer.activation == "identity" else (layer.activation,)
+        f = layer.bias.shape[0]
+        out_chunks = math.ceil(f / g)
+        if isinstance(layer, Dense):
+            per_block = half
+            weight = layer.weight.reshape(src.h, src.w, src.c, f)
+            for m0 in range(0, batch, per_block):
+                rows = min(per_block, batch - m0)
+                for oc in range(out_chunks):
+                    acc = em.acc_block()
+                    first_tile = True
+                    for y in range(src.h):
+                        for x in range(src.w):
+                            for ic in range(src.chunks):
+                                block = weight[y, x, ic * g:(ic + 1) * g, oc * g:(oc + 1) * g]
+                                em.matmul(em.tile(block),
+                                          src.row(ic, m0, y + src.pad, x + src.pad), acc,
+                                          rows, src.hp * src.wp, switch=True,
+                                          accumulate=not first_tile, unsigned=not signed)
+                                first_tile = False
+                    em.defer("SetBias", bias_at + 4 * oc)
+                    em.defer("Activate", acc, dst.row(oc, m0, 0, 0), rows, flags=function)
+        else:
+            fh, fw, _, _ = layer.weight.shape
+            s, out = layer.stride, st.conv_out
+            band = st.pool.size if st.pool else 1
+            if out.w * band > half:
+                raise ValueError(f"a {band}-row band of the {out.w}-wide output does not fit "
+                                 f"half the accumulators ({half} rows)")
+            if st.pool:
+                em.defer("SetPool", band, out.w, flags=(st.pool.kind,))
+            bands = [(n, y) for n in range(batch) for y in range(0, out.h, band)]
+            per_block = half // (out.w * band)
+            for b0 in range(0, len(bands), per_block):
+                block = bands[b0:b0 + per_block]
+                out_rows = [(n, y0 + dy) for n, y0 in block for dy in range(band)]
+                for oc in range(out_chunks):
+                    acc = em.acc_block()
+                    first_tile = True
+                    for i_h in range(fh):
+                        for i_w in range(fw):
+                            for ic in range(src.chunks):
+                                addr = em.tile(layer.weight[i_h, i_w, ic * g:(ic + 1) * g,
+                                                            oc * g:(oc + 1) * g])
+                                for j, (n, oy) in enumerate(out_rows):
+                                    em.matmul(addr, src.row(ic, n, oy * s + i_h, i_w),
+                                              acc + j * out.w, out.w, s, switch=j == 0,
+                                              accumulate=not first_tile, unsigned=not signed)
+                                first_tile = False
+                    em.defer("SetBias", bias_at + 4 * oc)
+                    for j, (n, y0) in enumerate(block):
+                        em.defer("Activate", acc + j * band * out.w,
+                                 dst.row(oc, n, y0 // band + dst.pad, dst.pad),
+                                 band * out.w,
+                                 flags=function + (("pool",) if st.pool else ()))
+        bias_at += 4 * out_chunks
+        em.flush()
+        signed = layer.requant.out_signed
+
+    # Read_Weights for every tile up front, in use order (runs of consecutive tiles merged);
+    # the Weight FIFO's depth throttles them.
+    head: list[Instruction] = []
+    for addr in em.tile_order:
+        if head and head[-1].operands[0] + head[-1].operands[1] * cfg.tile_bytes == addr:
+            head[-1] = Instruction("Read_Weights", (head[-1].operands[0],
+                                                    head[-1].operands[1] + 1))
+        else:
+            head.append(Instruction("Read_Weights", (addr, 1)))
+    row_bytes = cfg.row_bytes
+    host_input = 0
+    host_bias = in_layout.rows * row_bytes
+    host_output = host_bias + 4 * len(bias_rows) * row_bytes
+    out_layout = layouts[-1]
+    head.append(Instruction("Read_Host_Memory", (host_input, in_layout.base, in_layout.rows)))
+    host_blocks = []
+    if bias_rows:
+        head.append(Instruction("Read_Host_Memory", (host_bias, bias_base, 4 * len(bias_rows))))
+        host_blocks.append((host_bias, np.concatenate(bias_rows)))
+    tail = [Instruction("Write_Host_Memory", (out_layout.base, host_output, out_layout.rows)),
+            Instruction("Halt")]
+    program = Program.from_instructions(head + em.main + tail)
+    return CompiledNetwork(network, cfg, batch, program, network.macs(batch), em.tiles,
+                           host_input, host_output, in_layout, out_layout, host_blocks)

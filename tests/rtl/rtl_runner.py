@@ -1,0 +1,131 @@
+"""Build the generated Verilog with cocotb's runner and run ``tb_array`` on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+from model_streams import save_cases
+from systolic.hdl import load_sidecar, write
+
+__all__ = ["HERE", "SIM", "RtlRun", "build_and_run", "icarus_base_dir"]
+
+HERE = Path(__file__).parent
+SIM = os.environ.get("SIM", "icarus")
+_IVL_SYSTEM_DIR = Path("/usr/lib/x86_64-linux-gnu/ivl")
+
+
+def icarus_base_dir(root: Path) -> Path | None:
+    """A copy of Icarus's base directory whose ``vvp.conf`` skips the ``nodangle`` pass.
+
+    ``nodangle`` gets much slower as the design grows (minutes at 128 x 128), and the
+    generated netlist has no dangling logic worth removing. Returns None when Icarus's base
+    directory is not where Debian puts it; the build then uses Icarus's defaults.
+    """
+    source = _ivl_system_dir()
+    if source is None:
+        return None
+    target = root / "ivl"
+    if (target / "vvp.conf").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name in ("vvp.conf", "vvp-s.conf"):
+            lines = entry.read_text().splitlines(keepends=True)
+            (target / entry.name).write_text(
+                "".join(line for line in lines if line.strip() != "functor:nodangle"))
+        elif not (target / entry.name).exists():
+            (target / entry.name).symlink_to(entry)
+    return target
+
+
+def _ivl_system_dir() -> Path | None:
+    if (_IVL_SYSTEM_DIR / "vvp.conf").exists():
+        return _IVL_SYSTEM_DIR
+    iverilog = shutil.which("iverilog")
+    if iverilog is None:
+        return None
+    candidate = Path(iverilog).resolve().parent.parent / "lib" / "ivl"
+    return candidate if (candidate / "vvp.conf").exists() else None
+
+
+@dataclass
+class RtlRun:
+    """What one build-and-run measured and what the checker found."""
+
+    report: dict
+    generate_seconds: float
+    build_seconds: float
+    test_seconds: float  # simulator process only (the model's time is model_seconds)
+    model_seconds: float
+    verilog_bytes: int
+    passed: bool
+
+
+def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, dataflow: str = "ws",
+                  x_signed: bool = True, w_signed: bool = True, acc_bits: int = 32,
+                  registers: bool = False, seed: int = 0, fault=None,
+                  ivl_root: Path | None = None) -> RtlRun:
+    """Generate, compile and simulate; return the checker's report.
+
+    ``work`` holds everything of this run (Verilog, sidecar, build directory, the model's
+    streams, report), so concurrent runs never share a directory. ``cases`` are dicts with
+    ``a``, ``b`` and optional ``gaps``. A failing cocotb test is reported through
+    ``RtlRun.passed`` and the report, not raised, so callers can inspect the mismatch.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    verilog_path, sidecar_path = write(work, rows, cols, dataflow, x_signed=x_signed,
+                                       w_signed=w_signed, acc_bits=acc_bits, name="dut",
+                                       fault=fault)
+    generated = time.perf_counter()
+    build_args = []
+    if SIM == "icarus":
+        base = icarus_base_dir(ivl_root or work)
+        if base is not None:
+            build_args = ["-B", str(base)]
+    runner = get_runner(SIM)
+    build_dir = work / "build"
+    runner.build(sources=[verilog_path], hdl_toplevel="systolic_array", build_dir=build_dir,
+                 build_args=build_args, timescale=("1ns", "1ps"), always=True,
+                 log_file=work / "build.log")
+    built = time.perf_counter()
+    cases_path = work / "cases.npz"
+    report_path = work / "report.json"
+    model_start = time.perf_counter()
+    save_cases(cases_path, load_sidecar(sidecar_path), cases, registers)
+    model_seconds = time.perf_counter() - model_start
+    env = {
+        "SYSTOLIC_SIDECAR": str(sidecar_path),
+        "SYSTOLIC_CASES": str(cases_path),
+        "SYSTOLIC_REGISTERS": "1" if registers else "0",
+        "SYSTOLIC_REPORT": str(report_path),
+        # The testbench module lives here; the simulator runs in ``work`` so that its
+        # results file and logs stay out of the source tree.
+        "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
+    }
+    results = work / "results.xml"
+    try:
+        runner.test(hdl_toplevel="systolic_array", hdl_toplevel_lang="verilog",
+                    test_module="tb_array", test_dir=work, build_dir=build_dir, seed=seed,
+                    extra_env=env, results_xml=str(results), log_file=work / "sim.log")
+    except SystemExit:
+        # Under pytest the runner exits on a failed cocotb test; the results file tells.
+        pass
+    tested = time.perf_counter() - model_seconds
+    passed = results.exists() and get_results(results)[1] == 0
+    if not report_path.exists():
+        log = (work / "sim.log").read_text() if (work / "sim.log").exists() else ""
+        raise RuntimeError(f"the cocotb test wrote no report; simulator log:\n{log[-4000:]}")
+    report = json.loads(report_path.read_text())
+    return RtlRun(report, generated - start, built - generated, tested - built, model_seconds,
+                  verilog_path.stat().st_size, passed)
