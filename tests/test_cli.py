@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import systolic
-from systolic.timing import breakdown
+from systolic.timing import breakdown, scalesim_breakdown
 
 # The console script installed next to this interpreter; fall back to the module.
 _SCRIPT = Path(sys.executable).with_name("systolic")
@@ -25,7 +25,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_help_everywhere():
     top = run("--help")
     assert top.returncode == 0
-    for command in ("matmul", "hdl", "sim"):
+    for command in ("matmul", "run", "hdl", "sim"):
         assert command in top.stdout
         sub = run(command, "--help")
         assert sub.returncode == 0, command
@@ -57,6 +57,55 @@ def test_matmul_scalesim_timing():
     out = run("matmul", "--dims", "4x4", "--shape", "8x8x8", "--timing", "scalesim", "--json")
     # ws: folds = ceil(8/4) * ceil(8/4) = 4, total = 4 * (2*4 + 4 + 8 - 2) - 1
     assert json.loads(out.stdout)["cycles"] == 4 * 18 - 1
+
+
+TOPOLOGY = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
+Conv1, 10, 10, 3, 3, 4, 16, 1,
+FC1, 1, 1, 1, 1, 300, 40, 1,
+GEMM1, 20, 30, 50,
+"""
+
+
+def test_run_topology_table_csv_and_json(tmp_path):
+    layers = tmp_path / "layers.csv"
+    layers.write_text(TOPOLOGY)
+    out = run("run", str(layers), "--dims", "16x8", "--dataflow", "os",
+              "--csv", str(tmp_path / "out.csv"), "--json", str(tmp_path / "out.json"))
+    assert out.returncode == 0, out.stderr
+    # conv: M = 8 * 8 output pixels, K = 3 * 3 * 4, N = 16; GEMM rows are M, N, K.
+    shapes = {"Conv1": (64, 36, 16), "FC1": (1, 300, 40), "GEMM1": (20, 50, 30)}
+    array = systolic.SystolicArray(16, 8, "os")
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert [r["layer"] for r in report["layers"]] == list(shapes)
+    for record in report["layers"]:
+        m, k, n = shapes[record["layer"]]
+        assert (record["m"], record["k"], record["n"]) == (m, k, n)
+        assert record["cycles"] == array.timing(m, k, n).total
+        assert record["scalesim_cycles"] == scalesim_breakdown(m, k, n, 16, 8, "os").total
+        assert f"{record['layer']:<7}{m:>7} {k:>7} {n:>7} {record['cycles']:>12,}" in out.stdout
+    assert report["totals"]["cycles"] == sum(r["cycles"] for r in report["layers"])
+    with open(tmp_path / "out.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["cycles"]) for r in rows] == [r["cycles"] for r in report["layers"]]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a, 1, 2, 3,\nb, 1, 2\n", "line 2: row does not end with a comma"),
+    ("a, 1, 2, x,\n", "line 1: field 'x' is not an integer"),
+])
+def test_run_malformed_topology_names_the_line(tmp_path, text, message):
+    layers = tmp_path / "bad.csv"
+    layers.write_text(text)
+    out = run("run", str(layers))
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"systolic run: error: {layers} {message}"
+
+
+def test_run_missing_file(tmp_path):
+    out = run("run", str(tmp_path / "missing.csv"))
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"systolic run: error: cannot read {tmp_path / 'missing.csv'}: "
+                                  "No such file or directory")
 
 
 # Messages written by argparse itself are matched by their start (its wording of the choices

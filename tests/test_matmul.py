@@ -60,7 +60,7 @@ def assert_edges_match(edges, expected: ref.ReferenceResult):
 # Small problems against the reference model
 # --------------------------------------------------------------------------------------------
 
-@settings(max_examples=80)
+@settings(max_examples=100)
 @given(matmul_case())
 def test_engines_match_reference(case):
     expected = _reference(case)
@@ -70,7 +70,7 @@ def test_engines_match_reference(case):
         assert_matches_reference(res, expected)
 
 
-@settings(max_examples=50)
+@settings(max_examples=80)
 @given(st.data(), matmul_case(max_dim=14, max_array=6))
 def test_engines_match_reference_with_gaps(data, case):
     m, k = case["a"].shape
@@ -244,12 +244,29 @@ def test_full_size_cycle_engine(dataflow):
     rng = np.random.default_rng(256)
     a = rng.integers(-128, 128, (256, 256), dtype=np.int8)
     b = rng.integers(0, 256, (256, 256)).astype(np.uint8)
-    res = systolic.SystolicArray(256, 256, dataflow).run(a, b, engine="cycle")
+    arr = systolic.SystolicArray(256, 256, dataflow)
+    res = arr.run(a, b, engine="cycle", record_outputs=True)
     np.testing.assert_array_equal(res.output, ref.numpy_matmul(a, b))
     expected = ref.formula_breakdown(256, 256, 256, 256, 256, dataflow)
     assert res.cycles == expected["total"]
     for name in BREAKDOWN_FIELDS:
         assert getattr(res.breakdown, name) == expected[name], name
+    _assert_stream_follows_contract(res, 256, 256, dataflow)
+    fast = arr.run(a, b, engine="fast", record_outputs=True)
+    np.testing.assert_array_equal(fast.outputs.cycles, res.outputs.cycles)
+    np.testing.assert_array_equal(fast.outputs.data, res.outputs.data)
+
+
+def _assert_stream_follows_contract(res, rows: int, cols: int, dataflow: str):
+    """Result cycles of a gap-free run: t + R + C - 1 (ws/is), e + 2R + C - 1 - r (os)."""
+    per_tile = res.vectors // res.tiles
+    times = np.array(ref.greedy_schedule(res.tiles, per_tile, rows, dataflow).x_times)
+    if dataflow == "os":
+        last = times[per_tile - 1::per_tile]
+        expected = (last[:, None] + 2 * rows + cols - 1 - np.arange(rows)[::-1]).ravel()
+    else:
+        expected = times + rows + cols - 1
+    np.testing.assert_array_equal(res.outputs.cycles, expected)
 
 
 @pytest.mark.parametrize("rows, cols", [(17, 5), (1, 64), (64, 1), (5, 17), (3, 100)])
@@ -261,11 +278,13 @@ def test_non_square_arrays_with_many_folds(rows, cols, dataflow):
     b = rng.integers(-128, 128, (k, n), dtype=np.int8)
     arr = systolic.SystolicArray(rows, cols, dataflow)
     expected = ref.formula_breakdown(m, k, n, rows, cols, dataflow)
-    for engine in ENGINES:
-        res = arr.run(a, b, engine=engine)
+    runs = {engine: arr.run(a, b, engine=engine, record_outputs=True) for engine in ENGINES}
+    for engine, res in runs.items():
         np.testing.assert_array_equal(res.output, ref.numpy_matmul(a, b), err_msg=engine)
         assert res.cycles == expected["total"], engine
         assert res.tiles > 1
+        _assert_stream_follows_contract(res, rows, cols, dataflow)
+    np.testing.assert_array_equal(runs["fast"].outputs.data, runs["cycle"].outputs.data)
 
 
 def test_matmul_accepts_dataflow_enum_and_wide_integer_dtypes(rng):
@@ -279,3 +298,16 @@ def test_matmul_accepts_dataflow_enum_and_wide_integer_dtypes(rng):
             np.testing.assert_array_equal(c, expected)
     assert [d.value for d in systolic.Dataflow] == ["ws", "os", "is"]
     assert systolic.Dataflow("is") is systolic.Dataflow.IS
+
+
+@pytest.mark.parametrize("dataflow, x_signed, w_signed",
+                         [("ws", True, False), ("os", True, False), ("is", False, True)])
+def test_edge_stream_lane_signedness(dataflow, x_signed, w_signed):
+    """Section 1: each lane has its own signedness; ``is`` puts ``b`` on the x lane."""
+    a = np.array([[-128, 3], [7, 127]], dtype=np.int64)   # needs int8
+    b = np.array([[255, 0], [128, 1]], dtype=np.int64)    # needs uint8
+    edges = systolic.SystolicArray(2, 2, dataflow).edge_stream(a, b)
+    assert (edges.x_signed, edges.w_signed) == (x_signed, w_signed)
+    case = {"a": a, "b": b, "rows": 2, "cols": 2, "dataflow": dataflow,
+            "double_buffer": True, "acc_bits": 32}
+    assert_edges_match(edges, _reference(case))

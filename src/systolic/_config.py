@@ -7,7 +7,7 @@ import functools
 import numba
 
 __all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "PROGRESS_SECONDS",
-           "PE_CYCLES_PER_SECOND", "TRACE_CELL_LIMIT", "jit", "jit_parallel"]
+           "PE_CYCLES_PER_SECOND", "TRACE_CELL_LIMIT", "jit"]
 
 #: Options of every compiled function. ``cache=True`` keeps the compiled code across
 #: processes; no ``fastmath`` because the model is integer-exact and must stay so.
@@ -15,9 +15,6 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False,
                "error_model": "numpy", "boundscheck": False}
 
 jit = functools.partial(numba.njit, **JIT_OPTIONS)
-
-#: The same for kernels with a ``prange`` loop.
-jit_parallel = functools.partial(numba.njit, parallel=True, **JIT_OPTIONS)
 
 #: A trace window may hold at most this many register values (cycles x R x C x registers).
 TRACE_CELL_LIMIT = 10**8
@@ -32,4 +29,4 @@ PE_CYCLES_PER_SECOND = 1.0e9
 #: stepped through a whole chunk before the next one (sized for a 32-48 KiB L1 data cache).
 BLOCK_CYCLES = 64
 BLOCK_ROWS = 8
-BLOCK_COLS = 128
+BLOCK_COLS = 256

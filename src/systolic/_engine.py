@@ -90,16 +90,18 @@ class CycleRun:
         self.registers = _kernels.REGISTERS_WS if self.stationary else _kernels.REGISTERS_OS
         # Ring length: a power of two longer than any register path (R + C) plus one chunk of
         # cycles, so that a slot is never reused while the value in it is still needed.
-        period = 1 << int(rows + cols + BLOCK_CYCLES + 2 - 1).bit_length()
+        # The os drain path is written up to R cycles ahead (see ``run_os``).
+        reach = rows + cols + BLOCK_CYCLES + 2 + (0 if self.stationary else rows)
+        period = 1 << int(reach - 1).bit_length()
         self.mask = period - 1
         self.xring = np.zeros((rows, period + cols), np.int16)
         self.lanes = np.zeros((4, period), np.int32)
         self.wring = np.zeros((period, cols), np.int16)
         self.psring = np.zeros((period, cols), np.int32)
-        self.psvalid = np.zeros((period, cols) if not self.stationary else (1, 1), np.int32)
+        self.psvis = np.zeros((period, cols) if not self.stationary else (1, 1), np.int64)
         self.pe = np.zeros((2, rows, cols), np.int16 if self.stationary else np.int32)
         self.y = np.zeros(problem.y_shape, np.int32)
-        self.cursor = np.zeros(8, np.int64)
+        self.cursor = np.zeros(5, np.int64)
         n_results = schedule.result_time.size
         self.out_cycles = np.zeros(n_results if record_outputs else 0, np.int64)
         self.out_data = np.zeros((n_results if record_outputs else 0, cols), np.int32)
@@ -126,16 +128,17 @@ class CycleRun:
                             trace_first, BLOCK_CYCLES, BLOCK_ROWS, BLOCK_COLS)
         else:
             _kernels.run_os(self.cycle, stop, self.mask, self.xring, self.lanes, self.wring,
-                            self.psring, self.psvalid, self.pe, p.x_src, p.w_src, p.tiles,
+                            self.psring, self.psvis, self.pe, p.x_src, p.w_src, p.tiles,
                             self.schedule.x_time, p.vectors, self.y, self.cursor,
-                            self.out_cycles, self.out_data, self.acc_bits, trace, trace_first)
+                            self.out_cycles, self.out_data, self.acc_bits, trace, trace_first,
+                            BLOCK_CYCLES, BLOCK_ROWS)
         self.cycle = stop
 
     def state(self) -> dict[str, np.ndarray]:
         """Every PE register during the current cycle, each as an ``(R, C)`` array."""
         regs = np.zeros((len(self.registers), self.problem.rows, self.problem.cols), np.int32)
         _kernels.snapshot(self.cycle, self.stationary, self.mask, self.xring, self.lanes,
-                          self.wring, self.psring, self.psvalid, self.pe, self.acc_bits, regs)
+                          self.wring, self.psring, self.psvis, self.pe, self.acc_bits, regs)
         return dict(zip(self.registers, regs))
 
     def output(self) -> np.ndarray:

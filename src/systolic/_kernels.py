@@ -18,7 +18,8 @@ turns every shift of the hardware into no work at all:
   ``tau + c`` (os, the second operand), so that a PE row reads one contiguous vector.
 * ``psring`` holds the ``psum`` registers and the de-skew registers behind the bottom row:
   in ws by diagonal ``tau + c`` (a partial sum moving down stays in place and is added to),
-  in os by ``t - r`` (the drain shift register).
+  in os by ``t - r`` (the drain shift register), with ``psvis`` giving the first cycle at
+  which each os drain value is in its register (0: empty, which reads as 0 and invalid).
 * ``pe`` holds the registers that do not move: ``w_active``/``w_shadow`` (ws) or
   ``acc``/``hold`` (os).
 
@@ -32,9 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numba import prange
-
-from ._config import jit, jit_parallel
+from ._config import jit
 
 __all__ = ["REGISTERS_OS", "REGISTERS_WS", "run_os", "run_ws", "snapshot", "wrap_array"]
 
@@ -138,7 +137,7 @@ def _lane_snapshot(t, mask, xring, lanes, regs):
 
 
 @jit
-def snapshot(t, stationary, mask, xring, lanes, wring, psring, psvalid, pe, acc_bits, regs):
+def snapshot(t, stationary, mask, xring, lanes, wring, psring, psvis, pe, acc_bits, regs):
     """Write every register of every PE during cycle ``t`` into ``regs`` (n_regs, R, C)."""
     rows, cols = regs.shape[1], regs.shape[2]
     _lane_snapshot(t, mask, xring, lanes, regs)
@@ -158,8 +157,10 @@ def snapshot(t, stationary, mask, xring, lanes, wring, psring, psvalid, pe, acc_
                 regs[3, r, c] = wring[(t - 1 - r) & mask, c] if tau >= 0 else 0
                 regs[4, r, c] = 0
                 regs[5, r, c] = 0
-                regs[6, r, c] = _wrap(psring[(t - r) & mask, c], acc_bits) if t - r > 0 else 0
-                regs[7, r, c] = psvalid[(t - r) & mask, c] if t - r > 0 else 0
+                slot = (t - r) & mask
+                live = 0 < psvis[slot, c] <= t
+                regs[6, r, c] = _wrap(psring[slot, c], acc_bits) if live else 0
+                regs[7, r, c] = 1 if live else 0
                 regs[8, r, c] = _wrap(pe[0, r, c], acc_bits)
                 regs[9, r, c] = _wrap(pe[1, r, c], acc_bits)
 
@@ -194,13 +195,12 @@ def _edges_ws(t, mask, xring, lanes, wring, x_src, w_src, tiles, x_time, load_ti
 
 
 @jit
-def _output_ws(t, mask, lanes, psring, tiles, vectors, y, cursor, out, out_cycles, out_data,
-               acc_bits):
+def _output_ws(t, rows, mask, lanes, psring, tiles, vectors, y, cursor, out, out_cycles,
+               out_data, acc_bits):
     """Read the output port during cycle ``t``: the de-skewed bottom psum of the vector
     presented ``R + C - 1`` cycles earlier, one diagonal of ``psring``."""
     cols = psring.shape[1]
-    rows_plus_cols = cursor[7]
-    tau = t - rows_plus_cols + 1
+    tau = t - rows - cols + 1
     if tau >= 0 and lanes[X_VALID, tau & mask]:
         for c in range(cols):
             out[c] = psring[(tau + c) & mask, c]
@@ -219,7 +219,7 @@ def _step_strip_ws(t, stop, c0, c1, row_block, mask, xring, lanes, wring, psring
     """Step columns ``c0 .. c1-1`` of every PE row through cycles ``t .. stop-1`` (ws).
 
     Columns are independent in the weight-stationary array (partial sums move down, the x
-    lane is read-only here), so strips of columns can be stepped in parallel.
+    lane is read-only here), so a wide array is stepped one strip of columns at a time.
     """
     rows = active.shape[0]
     for r0 in range(0, rows, row_block):
@@ -254,7 +254,7 @@ def _step_strip_ws(t, stop, c0, c1, row_block, mask, xring, lanes, wring, psring
                         acc_row[c] += w_row[c] * x_row[c]
 
 
-@jit_parallel
+@jit
 def run_ws(t0, t1, mask, xring, lanes, wring, psring, pe, x_src, w_src, tiles, x_time,
            load_time, vectors, y, cursor, out_cycles, out_data, acc_bits, trace, trace_first,
            chunk, row_block, col_block):
@@ -272,10 +272,9 @@ def run_ws(t0, t1, mask, xring, lanes, wring, psring, pe, x_src, w_src, tiles, x
     rows, cols = pe.shape[1], pe.shape[2]
     n_tiles = tiles.shape[1]
     out = np.zeros(cols, np.int32)
-    dummy = np.zeros((1, 1), np.int32)
+    dummy = np.zeros((1, 1), np.int64)
     active = pe[0]
     shadow = pe[1]
-    cursor[7] = rows + cols
     trace_stop = trace_first + trace.shape[1]
     t = t0
     while t < t1:
@@ -306,90 +305,127 @@ def run_ws(t0, t1, mask, xring, lanes, wring, psring, pe, x_src, w_src, tiles, x
         while g_end < n_tiles and load_time[g_end] < stop:
             g_end += 1
         n_strips = (cols + col_block - 1) // col_block
-        for strip in prange(n_strips):
+        for strip in range(n_strips):
             _step_strip_ws(t, stop, strip * col_block, min(cols, (strip + 1) * col_block),
                            row_block, mask, xring, lanes, wring, psring, active, shadow,
                            x_time, load_time, vectors, f, f_end, g, g_end)
         for tt in range(t, stop):
-            _output_ws(tt, mask, lanes, psring, tiles, vectors, y, cursor, out, out_cycles,
-                       out_data, acc_bits)
+            _output_ws(tt, rows, mask, lanes, psring, tiles, vectors, y, cursor, out,
+                       out_cycles, out_data, acc_bits)
         t = stop
 
 
 @jit
-def run_os(t0, t1, mask, xring, lanes, wring, psring, psvalid, pe, x_src, w_src, tiles, x_time,
-           vectors, y, cursor, out_cycles, out_data, acc_bits, trace, trace_first):
-    """Step the output-stationary array through cycles ``t0 .. t1-1`` (contract 3.2)."""
+def _edges_os(t, mask, xring, lanes, wring, x_src, w_src, tiles, x_time, vectors, cursor):
+    """Present the operand pair of cycle ``t``: x on the left edge, w on the top edge (stored
+    on the diagonal ``t + c``)."""
+    cols = wring.shape[1]
+    w_cols = w_src.shape[1]
+    tile, src = _present(t, mask, xring, lanes, x_src, tiles, x_time, vectors, cursor, False)
+    if tile >= 0:
+        col0 = tiles[2, tile]
+        for c in range(cols):
+            wring[(t + c) & mask, c] = w_src[src, col0 + c] if col0 + c < w_cols else 0
+    else:
+        for c in range(cols):
+            wring[(t + c) & mask, c] = 0
+
+
+@jit
+def _output_os(t, rows, mask, psring, psvis, tiles, y, cursor, out, out_cycles, out_data,
+               acc_bits):
+    """Read the output port during cycle ``t``: column ``c``'s bottom psum from ``C - 1 - c``
+    cycles earlier (de-skew), valid when column ``C - 1``'s is. The value then leaves the
+    array, so its slot is emptied for the next use."""
+    cols = psring.shape[1]
+    valid = False
+    for c in range(cols):
+        slot = (t - (cols - 1 - c) - rows + 1) & mask
+        visible = psvis[slot, c]
+        live = 0 < visible <= t
+        out[c] = psring[slot, c] if live else 0
+        if c == cols - 1:
+            valid = live
+        if live:
+            psring[slot, c] = 0
+            psvis[slot, c] = 0
+    if valid:
+        q = cursor[RESULTS]
+        tile = q // rows
+        r_out = tiles[3, tile] + rows - 1 - (q - tile * rows)
+        col0 = tiles[4, tile]
+        if r_out < y.shape[0]:
+            for c in range(min(cols, y.shape[1] - col0)):
+                y[r_out, col0 + c] = out[c]
+        _record(t, out, cursor, out_cycles, out_data, acc_bits)
+
+
+@jit
+def run_os(t0, t1, mask, xring, lanes, wring, psring, psvis, pe, x_src, w_src, tiles, x_time,
+           vectors, y, cursor, out_cycles, out_data, acc_bits, trace, trace_first, chunk,
+           row_block):
+    """Step the output-stationary array through cycles ``t0 .. t1-1`` (contract 3.2).
+
+    Chunked and cache-blocked like :func:`run_ws`. The drain path is kept exact without a
+    per-cycle shift: when the last flag passes ``PE(r, c)`` its finished sum is copied into
+    ``hold``, and that is the value the column's load will copy into the drain register of
+    row ``r`` at ``t_load = e + R + c`` (the legal schedule keeps ``hold`` unchanged until
+    then). So it is written straight into the slot that register will occupy, stamped with
+    the cycle it becomes visible (``t_load + 1``); a slot without a visible value reads as the
+    zeros that row 0 shifts in. ``psvis`` holds the stamps.
+    """
     rows, cols = pe.shape[1], pe.shape[2]
     n_tiles = tiles.shape[1]
-    y_rows, y_cols = y.shape[0], y.shape[1]
-    w_cols = w_src.shape[1]
     out = np.zeros(cols, np.int32)
     acc = pe[0]
     hold = pe[1]
-    for t in range(t0, t1):
-        # The output port: column c's bottom psum from C - 1 - c cycles ago (de-skew); the
-        # valid bit is column C - 1's.
-        if t - rows + 1 > 0 and psvalid[(t - rows + 1) & mask, cols - 1]:
-            for c in range(cols):
-                out[c] = psring[(t - (cols - 1 - c) - rows + 1) & mask, c]
-            q = cursor[RESULTS]
-            tile = q // rows
-            r_out = tiles[3, tile] + rows - 1 - (q - tile * rows)
-            col0 = tiles[4, tile]
-            if r_out < y_rows:
-                for c in range(min(cols, y_cols - col0)):
-                    y[r_out, col0 + c] = out[c]
-            _record(t, out, cursor, out_cycles, out_data, acc_bits)
-        if trace_first <= t < trace_first + trace.shape[1]:
-            snapshot(t, False, mask, xring, lanes, wring, psring, psvalid, pe, acc_bits,
+    trace_stop = trace_first + trace.shape[1]
+    t = t0
+    while t < t1:
+        if trace_first <= t < trace_stop:
+            stop = t + 1
+            snapshot(t, False, mask, xring, lanes, wring, psring, psvis, pe, acc_bits,
                      trace[:, t - trace_first])
-        # Edge inputs during cycle t: the operand pair, w on the diagonal tau + c.
-        tile, src = _present(t, mask, xring, lanes, x_src, tiles, x_time, vectors, cursor,
-                             False)
-        if tile >= 0:
-            col0 = tiles[2, tile]
-            for c in range(cols):
-                wring[(t + c) & mask, c] = w_src[src, col0 + c] if col0 + c < w_cols else 0
         else:
-            for c in range(cols):
-                wring[(t + c) & mask, c] = 0
+            stop = min(t1, t + chunk)
+            if t < trace_first < stop:
+                stop = trace_first
+        for tt in range(t, stop):
+            _edges_os(tt, mask, xring, lanes, wring, x_src, w_src, tiles, x_time, vectors,
+                      cursor)
+        # Last flags inside the array at some point of the chunk.
         f = cursor[OLDEST_FLAG]
-        while f < n_tiles and x_time[f * vectors + vectors - 1] + rows + cols - 1 < t:
+        while f < n_tiles and x_time[f * vectors + vectors - 1] + rows + cols - 2 < t:
             f += 1
         cursor[OLDEST_FLAG] = f
-        # Drain path, written for cycle t + 1: row 0 takes psum_in = 0, the other rows shift
-        # (free in this layout), and a column whose bottom PE holds the last flag loads all
-        # of its hold registers at once.
-        nxt = (t + 1) & mask
-        for c in range(cols):
-            psring[nxt, c] = 0
-            psvalid[nxt, c] = 0
-        for jj in range(f, n_tiles):
-            e = x_time[jj * vectors + vectors - 1]
-            if e > t:
-                break
-            if lanes[X_FLAG, e & mask] == 0:
-                continue
-            c = t - rows - e
-            if 0 <= c < cols:
-                for r in range(rows):
-                    psring[(t + 1 - r) & mask, c] = hold[r, c]
-                    psvalid[(t + 1 - r) & mask, c] = 1
-        for r in range(rows):
-            d = (t - r) & mask
-            p0 = (r - t) & mask
-            x_row = xring[r, p0:p0 + cols]
-            w_row = wring[d]
-            acc_row = acc[r]
-            for c in range(cols):
-                acc_row[c] += x_row[c] * w_row[c]
-            # The last flag: the finished sum moves to hold and acc restarts from 0.
-            for jj in range(f, n_tiles):
-                e = x_time[jj * vectors + vectors - 1]
-                if e > t:
-                    break
-                c = t - r - e
-                if 0 <= c < cols:
-                    hold[r, c] = acc[r, c]
-                    acc[r, c] = 0
+        f_end = f
+        while f_end < n_tiles and x_time[f_end * vectors + vectors - 1] < stop:
+            f_end += 1
+        for r0 in range(0, rows, row_block):
+            r1 = min(rows, r0 + row_block)
+            for tt in range(t, stop):
+                for r in range(r0, r1):
+                    # acc <= acc + x_in * w_in: both operands of the vector presented
+                    # tt - r - c, one contiguous vector each.
+                    p0 = (r - tt) & mask
+                    x_row = xring[r, p0:p0 + cols]
+                    w_row = wring[(tt - r) & mask]
+                    acc_row = acc[r]
+                    for c in range(cols):
+                        acc_row[c] += x_row[c] * w_row[c]
+                    # The last flag: the finished sum moves to hold, acc restarts from 0,
+                    # and the column's load will put hold on the drain path.
+                    for jj in range(f, f_end):
+                        e = x_time[jj * vectors + vectors - 1]
+                        c = tt - r - e
+                        if 0 <= c < cols:
+                            hold[r, c] = acc[r, c]
+                            acc[r, c] = 0
+                            t_load = e + rows + c
+                            slot = (t_load + 1 - r) & mask
+                            psring[slot, c] = hold[r, c]
+                            psvis[slot, c] = t_load + 1
+        for tt in range(t, stop):
+            _output_os(tt, rows, mask, psring, psvis, tiles, y, cursor, out, out_cycles,
+                       out_data, acc_bits)
+        t = stop

@@ -209,7 +209,7 @@ class SystolicArray:
     >>> bool((res.output == a.astype(np.int32) @ b.astype(np.int32)).all())
     True
     >>> res.cycles, res.breakdown.stall
-    (3839, 1280)
+    (2567, 0)
     """
 
     def __init__(self, rows: int = 256, cols: int = 256, dataflow="ws", *,
@@ -314,7 +314,7 @@ class SystolicArray:
         >>> res.output.tolist()
         [[5, 5], [5, 5], [5, 5]]
         >>> res.cycles, res.outputs.cycles.tolist()
-        (17, [13, 14, 15, 16])
+        (16, [12, 13, 14, 15])
         """
         check_choice("engine", engine, _ENGINES)
         check_choice("timing", timing, _TIMINGS)
@@ -434,7 +434,7 @@ class SystolicArray:
         ...                                         np.ones((2, 2), np.int8))
         >>> st.run_to(3)
         >>> st.state["w_shadow"].tolist()
-        [[1, 0], [0, 0]]
+        [[1, 1], [1, 0]]
         >>> st.result().output.tolist()
         [[2, 2]]
         """

@@ -5,6 +5,9 @@ Sub-commands:
 ``matmul``
     Multiply random int8 matrices on one array; print cycles, utilisation and the breakdown, and
     check the result against numpy.
+``run``
+    Time every layer of a SCALE-Sim topology CSV on one array; print a per-layer table and
+    optionally write it as CSV or JSON.
 ``hdl``
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
@@ -17,6 +20,7 @@ See ``docs/cli.md`` for examples.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -85,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     matmul.add_argument("--seed", type=int, default=0, help="seed of the random operands (0)")
     matmul.add_argument("--json", action="store_true", help="print the report as JSON")
     matmul.set_defaults(handler=_matmul)
+
+    run = commands.add_parser(
+        "run", help="time the layers of a SCALE-Sim topology CSV",
+        description="Time every layer of a SCALE-Sim topology CSV (conv rows: name, IfH, IfW, "
+                    "FH, FW, C, NumFilt, Stride,; GEMM rows: name, M, N, K,) on one array, "
+                    "with this array's cycle count and SCALE-Sim's next to it.")
+    run.add_argument("layers", type=Path, help="the topology CSV")
+    _add_array_options(run)
+    run.add_argument("--csv", type=Path, dest="csv_out", metavar="OUT.csv",
+                     help="also write the per-layer report as CSV")
+    run.add_argument("--json", type=Path, dest="json_out", metavar="OUT.json",
+                     help="also write the per-layer report and the totals as JSON")
+    run.set_defaults(handler=_run)
 
     hdl = commands.add_parser(
         "hdl", help="generate the array's Verilog",
@@ -190,6 +207,83 @@ def _matmul_table(report: dict) -> str:
     verdict = "matches numpy" if report["matches_numpy"] else "DIFFERS from numpy"
     lines.append(f"result {verdict} (seed {report['seed']}, "
                  f"{report['overflow_count']} overflowed elements)")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------------
+
+_LAYER_FIELDS = ("layer", "kind", "m", "k", "n", "macs", "cycles", "utilization",
+                 "weight_load", "streaming", "stall", "drain", "scalesim_cycles")
+
+
+def _run(args) -> int:
+    from .array import SystolicArray
+    from .timing import scalesim_breakdown
+    from .tpu import TopologyError, read_topology
+
+    try:
+        text = args.layers.read_text()
+    except OSError as error:
+        raise _UsageError(f"systolic run: error: cannot read {args.layers}: "
+                          f"{error.strerror or error}") from None
+    try:
+        layers = read_topology(text)
+    except TopologyError as error:
+        raise _UsageError(f"systolic run: error: {args.layers} {error}") from None
+    rows, cols = args.dims
+    try:
+        array = SystolicArray(rows, cols, args.dataflow, double_buffer=args.double_buffer,
+                              acc_bits=args.acc_bits)
+    except (TypeError, ValueError) as error:
+        raise _UsageError(f"systolic run: error: {error}") from None
+    records = []
+    # The closed-form timing (equal to what both engines count) makes a layer list instant.
+    for layer in layers:
+        timing = array.timing(layer.m, layer.k, layer.n)
+        macs = layer.m * layer.k * layer.n
+        records.append({
+            "layer": layer.name, "kind": layer.kind, "m": layer.m, "k": layer.k, "n": layer.n,
+            "macs": macs, "cycles": timing.total,
+            "utilization": macs / (timing.total * rows * cols),
+            "weight_load": timing.weight_load, "streaming": timing.streaming,
+            "stall": timing.stall, "drain": timing.drain,
+            "scalesim_cycles": scalesim_breakdown(layer.m, layer.k, layer.n, rows, cols,
+                                                  args.dataflow).total,
+        })
+    cycles = sum(r["cycles"] for r in records)
+    macs = sum(r["macs"] for r in records)
+    totals = {"layers": len(records), "cycles": cycles, "macs": macs,
+              "utilization": macs / (cycles * rows * cols),
+              "scalesim_cycles": sum(r["scalesim_cycles"] for r in records)}
+    print(_layer_table(records, totals, args))
+    if args.csv_out is not None:
+        with open(args.csv_out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=_LAYER_FIELDS)
+            writer.writeheader()
+            writer.writerows(records)
+    if args.json_out is not None:
+        report = {"array": f"{rows}x{cols}", "dataflow": args.dataflow,
+                  "double_buffer": args.double_buffer, "topology": str(args.layers),
+                  "layers": records, "totals": totals}
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _layer_table(records: list[dict], totals: dict, args) -> str:
+    width = max(5, *(len(r["layer"]) for r in records))
+    rows, cols = args.dims
+    lines = [f"{args.layers.name}: {totals['layers']} layers on a {rows}x{cols} "
+             f"{args.dataflow} array", "",
+             f"{'layer':<{width}}  {'M':>7} {'K':>7} {'N':>7} {'cycles':>12} {'util':>7} "
+             f"{'stall':>10} {'SCALE-Sim':>12}"]
+    for r in records:
+        lines.append(f"{r['layer']:<{width}}  {r['m']:>7} {r['k']:>7} {r['n']:>7} "
+                     f"{r['cycles']:>12,} {r['utilization']:>7.1%} {r['stall']:>10,} "
+                     f"{r['scalesim_cycles']:>12,}")
+    lines.append(f"{'total':<{width}}  {'':>7} {'':>7} {'':>7} {totals['cycles']:>12,} "
+                 f"{totals['utilization']:>7.1%} {'':>10} {totals['scalesim_cycles']:>12,}")
     return "\n".join(lines)
 
 

@@ -195,7 +195,7 @@ def plot_roofline(points: Sequence[tuple[str, float, float]], *, peak: float, ba
     xs = np.geomspace(low, high, 200)
     ax.loglog(xs, np.minimum(peak, bandwidth * xs), color="black", lw=2, label="roofline")
     ax.axvline(ridge, color="grey", ls=":", lw=1)
-    ax.annotate(f"ridge {ridge:.3g} ops/byte", (ridge, peak), textcoords="offset points",
+    ax.annotate(f"ridge {ridge:.4g} ops/byte", (ridge, peak), textcoords="offset points",
                 xytext=(4, -12), fontsize=8, color="grey")
     for label, intensity, throughput in points:
         ax.plot(intensity, throughput, "o")

@@ -11,8 +11,10 @@ programs. See docs/tpu.md.
 
 from ._compiler import CompiledNetwork, Conv2D, Dense, Network, Pool2D, compile_network
 from ._config import TPUConfig
+from ._digits import DigitsModel, digits_mlp
 from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disassemble
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
+from ._scalesim import LayerTiming, TopologyError, TopologyLayer, read_topology, time_topology
 from ._quant import FUNCTIONS, POOLS, ROUNDINGS, Requant, activate, pool, round_div
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "CompiledNetwork",
     "Conv2D",
     "Dense",
+    "DigitsModel",
+    "LayerTiming",
     "FUNCTIONS",
     "MNEMONICS",
     "Network",
@@ -34,11 +38,16 @@ __all__ = [
     "RunReport",
     "TPUConfig",
     "TimelineEntry",
+    "TopologyError",
+    "TopologyLayer",
     "activate",
     "assemble",
     "check_program",
     "compile_network",
+    "digits_mlp",
     "disassemble",
     "pool",
+    "read_topology",
     "round_div",
+    "time_topology",
 ]

@@ -264,7 +264,10 @@ class Network:
                         for i in range(fh) for j in range(fw)]
                 cols = np.stack(taps, axis=3).reshape(n * oh * ow, fh * fw * c)
                 mat = layer.weight.reshape(fh * fw * c, f)
-            acc = (cols @ mat + (1 << 31)) % (1 << 32) - (1 << 31)
+            # float64 BLAS is exact here: 8-bit products summed over fewer than 2**38 terms
+            # stay integers below 2**53
+            exact = (cols.astype(np.float64) @ mat.astype(np.float64)).astype(np.int64)
+            acc = (exact + (1 << 31)) % (1 << 32) - (1 << 31)
             out = activate(acc, layer.bias, layer.requant, layer.activation)
             if isinstance(layer, Conv2D):
                 if st.pool is not None:
