@@ -20,7 +20,7 @@ demo: setup
 	$(PY) examples/demo.py
 
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup --nbmake tests examples/notebooks
 
 # RTL regression: cocotb on Icarus Verilog against the Python model.
 # `make sim ROWS=256 COLS=256` runs one full-size matmul through both.

@@ -6,17 +6,16 @@
 (* generator = "Amaranth" *)
 module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum_in, psum_valid_in, load, clk, rst, x, x_valid, x_flag, w, w_valid, w_tag, psum, psum_valid, acc, hold, x_in
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [15:0] \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [7:0] \$12 ;
-  reg \$13 ;
-  reg [1:0] \$14 ;
-  reg [31:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg \$18 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire [7:0] \$12 ;
+  wire \$13 ;
+  wire [1:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
   wire [15:0] \$2 ;
   wire [33:0] \$3 ;
   wire [15:0] \$4 ;
@@ -24,7 +23,31 @@ module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum
   wire [33:0] \$6 ;
   wire [31:0] \$7 ;
   wire \$8 ;
-  reg [7:0] \$9 ;
+  wire [7:0] \$9 ;
+  wire [31:0] \$procmux$10_Y ;
+  wire \$procmux$11_CMP ;
+  wire [31:0] \$procmux$12_Y ;
+  wire \$procmux$13_CMP ;
+  wire [1:0] \$procmux$14_Y ;
+  wire \$procmux$15_CMP ;
+  wire \$procmux$16_Y ;
+  wire \$procmux$17_CMP ;
+  wire [7:0] \$procmux$18_Y ;
+  wire \$procmux$19_CMP ;
+  wire \$procmux$1_Y ;
+  wire \$procmux$20_Y ;
+  wire \$procmux$21_CMP ;
+  wire \$procmux$22_Y ;
+  wire \$procmux$23_CMP ;
+  wire [7:0] \$procmux$24_Y ;
+  wire \$procmux$25_CMP ;
+  wire \$procmux$2_CMP ;
+  wire [31:0] \$procmux$3_Y ;
+  wire \$procmux$4_CMP ;
+  wire [31:0] \$procmux$5_Y ;
+  wire \$procmux$6_CMP ;
+  wire [31:0] \$procmux$7_Y ;
+  wire \$procmux$8_CMP ;
   output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input clk;
@@ -95,133 +118,136 @@ module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum
     psum <= \$17 ;
   always @(posedge clk)
     psum_valid <= \$18 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = x_in;
-    if (rst) begin
-      \$9  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = x_valid_in;
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = x_flag_in;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$12  = w_in;
-    if (rst) begin
-      \$12  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$13  = w_valid_in;
-    if (rst) begin
-      \$13  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$14  = w_tag_in;
-    if (rst) begin
-      \$14  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (x_flag_in) begin
-      \$15  = 32'd0;
-    end else begin
-      \$15  = \$6 [31:0];
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = hold;
-    if (x_flag_in) begin
-      \$16  = \$3 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = \$7 ;
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = \$8 ;
-    if (rst) begin
-      \$18  = 1'h0;
-    end
-  end
+  assign \$procmux$1_Y  = \$procmux$2_CMP  ? 1'h0 : \$8 ;
+  assign \$procmux$10_Y  = \$procmux$11_CMP  ? (* full_case = 32'd1 *) 32'd0 : \$6 [31:0];
+  assign \$procmux$12_Y  = \$procmux$13_CMP  ? 32'd0 : \$procmux$10_Y ;
+  assign \$procmux$14_Y  = \$procmux$15_CMP  ? 2'h0 : w_tag_in;
+  assign \$procmux$16_Y  = \$procmux$17_CMP  ? 1'h0 : w_valid_in;
+  assign \$procmux$18_Y  = \$procmux$19_CMP  ? 8'h00 : w_in;
+  assign \$procmux$20_Y  = \$procmux$21_CMP  ? 1'h0 : x_flag_in;
+  assign \$procmux$22_Y  = \$procmux$23_CMP  ? 1'h0 : x_valid_in;
+  assign \$procmux$24_Y  = \$procmux$25_CMP  ? 8'h00 : x_in;
+  assign \$procmux$3_Y  = \$procmux$4_CMP  ? 32'd0 : \$7 ;
+  assign \$procmux$5_Y  = \$procmux$6_CMP  ? \$3 [31:0] : hold;
+  assign \$procmux$7_Y  = \$procmux$8_CMP  ? 32'd0 : \$procmux$5_Y ;
+  assign \$procmux$2_CMP  = rst;
+  assign \$18  = \$procmux$1_Y ;
+  assign \$procmux$4_CMP  = rst;
+  assign \$17  = \$procmux$3_Y ;
+  assign \$procmux$6_CMP  = x_flag_in;
+  assign \$procmux$8_CMP  = rst;
+  assign \$16  = \$procmux$7_Y ;
+  assign \$procmux$11_CMP  = x_flag_in;
+  assign \$procmux$13_CMP  = rst;
+  assign \$15  = \$procmux$12_Y ;
+  assign \$procmux$15_CMP  = rst;
+  assign \$14  = \$procmux$14_Y ;
+  assign \$procmux$17_CMP  = rst;
+  assign \$13  = \$procmux$16_Y ;
+  assign \$procmux$19_CMP  = rst;
+  assign \$12  = \$procmux$18_Y ;
+  assign \$procmux$21_CMP  = rst;
+  assign \$11  = \$procmux$20_Y ;
+  assign \$procmux$23_CMP  = rst;
+  assign \$10  = \$procmux$22_Y ;
+  assign \$procmux$25_CMP  = rst;
+  assign \$9  = \$procmux$24_Y ;
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w_data_1, w_data_2, w_data_3, w_valid, w_tag, clk, rst, out_data_0, out_data_1, out_data_2, out_data_3, out_valid, x_data_0);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  reg [7:0] \$1 ;
-  reg [7:0] \$10 ;
-  reg [7:0] \$11 ;
-  reg [7:0] \$12 ;
-  reg \$13 ;
-  reg \$14 ;
-  reg \$15 ;
-  reg \$16 ;
-  reg \$17 ;
-  reg \$18 ;
-  reg [7:0] \$19 ;
-  reg \$2 ;
-  reg \$20 ;
-  reg [1:0] \$21 ;
-  reg [7:0] \$22 ;
-  reg [7:0] \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg [1:0] \$26 ;
-  reg [1:0] \$27 ;
-  reg [7:0] \$28 ;
-  reg [7:0] \$29 ;
-  reg \$3 ;
-  reg [7:0] \$30 ;
-  reg \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg [1:0] \$34 ;
-  reg [1:0] \$35 ;
-  reg [1:0] \$36 ;
-  reg [31:0] \$37 ;
-  reg [31:0] \$38 ;
-  reg [31:0] \$39 ;
-  reg [7:0] \$4 ;
-  reg [31:0] \$40 ;
-  reg [31:0] \$41 ;
-  reg [31:0] \$42 ;
-  reg [7:0] \$5 ;
-  reg \$6 ;
-  reg \$7 ;
-  reg \$8 ;
-  reg \$9 ;
+  wire \$1 ;
+  wire [7:0] \$10 ;
+  wire [7:0] \$11 ;
+  wire [7:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire [1:0] \$16 ;
+  wire [1:0] \$17 ;
+  wire [1:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire \$2 ;
+  wire [7:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [7:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire [7:0] \$24 ;
+  wire [31:0] \$25 ;
+  wire [31:0] \$26 ;
+  wire [31:0] \$27 ;
+  wire [31:0] \$28 ;
+  wire [31:0] \$29 ;
+  wire \$3 ;
+  wire [31:0] \$30 ;
+  wire \$4 ;
+  wire \$5 ;
+  wire \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
+  wire \$procmux$10_CMP ;
+  wire [31:0] \$procmux$11_Y ;
+  wire \$procmux$12_CMP ;
+  wire [7:0] \$procmux$13_Y ;
+  wire \$procmux$14_CMP ;
+  wire [7:0] \$procmux$15_Y ;
+  wire \$procmux$16_CMP ;
+  wire [7:0] \$procmux$17_Y ;
+  wire \$procmux$18_CMP ;
+  wire [7:0] \$procmux$19_Y ;
+  wire [31:0] \$procmux$1_Y ;
+  wire \$procmux$20_CMP ;
+  wire [7:0] \$procmux$21_Y ;
+  wire \$procmux$22_CMP ;
+  wire [7:0] \$procmux$23_Y ;
+  wire \$procmux$24_CMP ;
+  wire [1:0] \$procmux$25_Y ;
+  wire \$procmux$26_CMP ;
+  wire [1:0] \$procmux$27_Y ;
+  wire \$procmux$28_CMP ;
+  wire [1:0] \$procmux$29_Y ;
+  wire \$procmux$2_CMP ;
+  wire \$procmux$30_CMP ;
+  wire \$procmux$31_Y ;
+  wire \$procmux$32_CMP ;
+  wire \$procmux$33_Y ;
+  wire \$procmux$34_CMP ;
+  wire \$procmux$35_Y ;
+  wire \$procmux$36_CMP ;
+  wire [7:0] \$procmux$37_Y ;
+  wire \$procmux$38_CMP ;
+  wire [7:0] \$procmux$39_Y ;
+  wire [31:0] \$procmux$3_Y ;
+  wire \$procmux$40_CMP ;
+  wire [7:0] \$procmux$41_Y ;
+  wire \$procmux$42_CMP ;
+  wire [7:0] \$procmux$43_Y ;
+  wire \$procmux$44_CMP ;
+  wire [7:0] \$procmux$45_Y ;
+  wire \$procmux$46_CMP ;
+  wire [7:0] \$procmux$47_Y ;
+  wire \$procmux$48_CMP ;
+  wire \$procmux$49_Y ;
+  wire \$procmux$4_CMP ;
+  wire \$procmux$50_CMP ;
+  wire \$procmux$51_Y ;
+  wire \$procmux$52_CMP ;
+  wire \$procmux$53_Y ;
+  wire \$procmux$54_CMP ;
+  wire \$procmux$55_Y ;
+  wire \$procmux$56_CMP ;
+  wire \$procmux$57_Y ;
+  wire \$procmux$58_CMP ;
+  wire \$procmux$59_Y ;
+  wire [31:0] \$procmux$5_Y ;
+  wire \$procmux$60_CMP ;
+  wire \$procmux$6_CMP ;
+  wire [31:0] \$procmux$7_Y ;
+  wire \$procmux$8_CMP ;
+  wire [31:0] \$procmux$9_Y ;
   input clk;
   wire clk;
   wire load_0;
@@ -367,20 +393,14 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
   reg [7:0] w_skew_3_3 = 8'h00;
   input [1:0] w_tag;
   wire [1:0] w_tag;
-  reg [1:0] w_tag_skew_1_1 = 2'h0;
-  reg [1:0] w_tag_skew_2_1 = 2'h0;
-  reg [1:0] w_tag_skew_2_2 = 2'h0;
-  reg [1:0] w_tag_skew_3_1 = 2'h0;
-  reg [1:0] w_tag_skew_3_2 = 2'h0;
-  reg [1:0] w_tag_skew_3_3 = 2'h0;
+  reg [1:0] w_tag_skew_1 = 2'h0;
+  reg [1:0] w_tag_skew_2 = 2'h0;
+  reg [1:0] w_tag_skew_3 = 2'h0;
   input w_valid;
   wire w_valid;
-  reg w_valid_skew_1_1 = 1'h0;
-  reg w_valid_skew_2_1 = 1'h0;
-  reg w_valid_skew_2_2 = 1'h0;
-  reg w_valid_skew_3_1 = 1'h0;
-  reg w_valid_skew_3_2 = 1'h0;
-  reg w_valid_skew_3_3 = 1'h0;
+  reg w_valid_skew_1 = 1'h0;
+  reg w_valid_skew_2 = 1'h0;
+  reg w_valid_skew_3 = 1'h0;
   input [7:0] x_data_0;
   wire [7:0] x_data_0;
   input [7:0] x_data_1;
@@ -391,12 +411,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
   wire [7:0] x_data_3;
   input x_flag;
   wire x_flag;
-  reg x_flag_skew_1_1 = 1'h0;
-  reg x_flag_skew_2_1 = 1'h0;
-  reg x_flag_skew_2_2 = 1'h0;
-  reg x_flag_skew_3_1 = 1'h0;
-  reg x_flag_skew_3_2 = 1'h0;
-  reg x_flag_skew_3_3 = 1'h0;
+  reg x_flag_skew_1 = 1'h0;
+  reg x_flag_skew_2 = 1'h0;
+  reg x_flag_skew_3 = 1'h0;
   reg [7:0] x_skew_1_1 = 8'h00;
   reg [7:0] x_skew_2_1 = 8'h00;
   reg [7:0] x_skew_2_2 = 8'h00;
@@ -405,58 +422,27 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
   reg [7:0] x_skew_3_3 = 8'h00;
   input x_valid;
   wire x_valid;
-  reg x_valid_skew_1_1 = 1'h0;
-  reg x_valid_skew_2_1 = 1'h0;
-  reg x_valid_skew_2_2 = 1'h0;
-  reg x_valid_skew_3_1 = 1'h0;
-  reg x_valid_skew_3_2 = 1'h0;
-  reg x_valid_skew_3_3 = 1'h0;
+  reg x_valid_skew_1 = 1'h0;
+  reg x_valid_skew_2 = 1'h0;
+  reg x_valid_skew_3 = 1'h0;
   always @(posedge clk)
-    w_skew_3_2 <= \$29 ;
+    x_valid_skew_1 <= \$1 ;
   always @(posedge clk)
-    w_skew_3_3 <= \$30 ;
+    x_valid_skew_2 <= \$2 ;
   always @(posedge clk)
-    w_valid_skew_3_1 <= \$31 ;
+    x_valid_skew_3 <= \$3 ;
   always @(posedge clk)
-    w_valid_skew_3_2 <= \$32 ;
+    x_flag_skew_1 <= \$4 ;
   always @(posedge clk)
-    w_valid_skew_3_3 <= \$33 ;
+    x_flag_skew_2 <= \$5 ;
   always @(posedge clk)
-    w_tag_skew_3_1 <= \$34 ;
+    x_flag_skew_3 <= \$6 ;
   always @(posedge clk)
-    w_tag_skew_3_2 <= \$35 ;
+    x_skew_1_1 <= \$7 ;
   always @(posedge clk)
-    w_tag_skew_3_3 <= \$36 ;
+    x_skew_2_1 <= \$8 ;
   always @(posedge clk)
-    out_skew_0_1 <= \$37 ;
-  always @(posedge clk)
-    out_skew_0_2 <= \$38 ;
-  always @(posedge clk)
-    out_data_0 <= \$39 ;
-  always @(posedge clk)
-    out_skew_1_1 <= \$40 ;
-  always @(posedge clk)
-    out_data_1 <= \$41 ;
-  always @(posedge clk)
-    out_data_2 <= \$42 ;
-  always @(posedge clk)
-    x_skew_1_1 <= \$1 ;
-  always @(posedge clk)
-    x_valid_skew_1_1 <= \$2 ;
-  always @(posedge clk)
-    x_flag_skew_1_1 <= \$3 ;
-  always @(posedge clk)
-    x_skew_2_1 <= \$4 ;
-  always @(posedge clk)
-    x_skew_2_2 <= \$5 ;
-  always @(posedge clk)
-    x_valid_skew_2_1 <= \$6 ;
-  always @(posedge clk)
-    x_valid_skew_2_2 <= \$7 ;
-  always @(posedge clk)
-    x_flag_skew_2_1 <= \$8 ;
-  always @(posedge clk)
-    x_flag_skew_2_2 <= \$9 ;
+    x_skew_2_2 <= \$9 ;
   always @(posedge clk)
     x_skew_3_1 <= \$10 ;
   always @(posedge clk)
@@ -464,37 +450,71 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
   always @(posedge clk)
     x_skew_3_3 <= \$12 ;
   always @(posedge clk)
-    x_valid_skew_3_1 <= \$13 ;
+    w_valid_skew_1 <= \$13 ;
   always @(posedge clk)
-    x_valid_skew_3_2 <= \$14 ;
+    w_valid_skew_2 <= \$14 ;
   always @(posedge clk)
-    x_valid_skew_3_3 <= \$15 ;
+    w_valid_skew_3 <= \$15 ;
   always @(posedge clk)
-    x_flag_skew_3_1 <= \$16 ;
+    w_tag_skew_1 <= \$16 ;
   always @(posedge clk)
-    x_flag_skew_3_2 <= \$17 ;
+    w_tag_skew_2 <= \$17 ;
   always @(posedge clk)
-    x_flag_skew_3_3 <= \$18 ;
+    w_tag_skew_3 <= \$18 ;
   always @(posedge clk)
     w_skew_1_1 <= \$19 ;
   always @(posedge clk)
-    w_valid_skew_1_1 <= \$20 ;
+    w_skew_2_1 <= \$20 ;
   always @(posedge clk)
-    w_tag_skew_1_1 <= \$21 ;
+    w_skew_2_2 <= \$21 ;
   always @(posedge clk)
-    w_skew_2_1 <= \$22 ;
+    w_skew_3_1 <= \$22 ;
   always @(posedge clk)
-    w_skew_2_2 <= \$23 ;
+    w_skew_3_2 <= \$23 ;
   always @(posedge clk)
-    w_valid_skew_2_1 <= \$24 ;
+    w_skew_3_3 <= \$24 ;
   always @(posedge clk)
-    w_valid_skew_2_2 <= \$25 ;
+    out_skew_0_1 <= \$25 ;
   always @(posedge clk)
-    w_tag_skew_2_1 <= \$26 ;
+    out_skew_0_2 <= \$26 ;
   always @(posedge clk)
-    w_tag_skew_2_2 <= \$27 ;
+    out_data_0 <= \$27 ;
   always @(posedge clk)
-    w_skew_3_1 <= \$28 ;
+    out_skew_1_1 <= \$28 ;
+  always @(posedge clk)
+    out_data_1 <= \$29 ;
+  always @(posedge clk)
+    out_data_2 <= \$30 ;
+  assign \$procmux$1_Y  = \$procmux$2_CMP  ? 32'd0 : pe_r3_c2_psum;
+  assign \$procmux$11_Y  = \$procmux$12_CMP  ? 32'd0 : pe_r3_c0_psum;
+  assign \$procmux$13_Y  = \$procmux$14_CMP  ? 8'h00 : w_skew_3_2;
+  assign \$procmux$15_Y  = \$procmux$16_CMP  ? 8'h00 : w_skew_3_1;
+  assign \$procmux$17_Y  = \$procmux$18_CMP  ? 8'h00 : w_data_3;
+  assign \$procmux$19_Y  = \$procmux$20_CMP  ? 8'h00 : w_skew_2_1;
+  assign \$procmux$21_Y  = \$procmux$22_CMP  ? 8'h00 : w_data_2;
+  assign \$procmux$23_Y  = \$procmux$24_CMP  ? 8'h00 : w_data_1;
+  assign \$procmux$25_Y  = \$procmux$26_CMP  ? 2'h0 : w_tag_skew_2;
+  assign \$procmux$27_Y  = \$procmux$28_CMP  ? 2'h0 : w_tag_skew_1;
+  assign \$procmux$29_Y  = \$procmux$30_CMP  ? 2'h0 : w_tag;
+  assign \$procmux$3_Y  = \$procmux$4_CMP  ? 32'd0 : out_skew_1_1;
+  assign \$procmux$31_Y  = \$procmux$32_CMP  ? 1'h0 : w_valid_skew_2;
+  assign \$procmux$33_Y  = \$procmux$34_CMP  ? 1'h0 : w_valid_skew_1;
+  assign \$procmux$35_Y  = \$procmux$36_CMP  ? 1'h0 : w_valid;
+  assign \$procmux$37_Y  = \$procmux$38_CMP  ? 8'h00 : x_skew_3_2;
+  assign \$procmux$39_Y  = \$procmux$40_CMP  ? 8'h00 : x_skew_3_1;
+  assign \$procmux$41_Y  = \$procmux$42_CMP  ? 8'h00 : x_data_3;
+  assign \$procmux$43_Y  = \$procmux$44_CMP  ? 8'h00 : x_skew_2_1;
+  assign \$procmux$45_Y  = \$procmux$46_CMP  ? 8'h00 : x_data_2;
+  assign \$procmux$47_Y  = \$procmux$48_CMP  ? 8'h00 : x_data_1;
+  assign \$procmux$49_Y  = \$procmux$50_CMP  ? 1'h0 : x_flag_skew_2;
+  assign \$procmux$5_Y  = \$procmux$6_CMP  ? 32'd0 : pe_r3_c1_psum;
+  assign \$procmux$51_Y  = \$procmux$52_CMP  ? 1'h0 : x_flag_skew_1;
+  assign \$procmux$53_Y  = \$procmux$54_CMP  ? 1'h0 : x_flag;
+  assign \$procmux$55_Y  = \$procmux$56_CMP  ? 1'h0 : x_valid_skew_2;
+  assign \$procmux$57_Y  = \$procmux$58_CMP  ? 1'h0 : x_valid_skew_1;
+  assign \$procmux$59_Y  = \$procmux$60_CMP  ? 1'h0 : x_valid;
+  assign \$procmux$7_Y  = \$procmux$8_CMP  ? 32'd0 : out_skew_0_2;
+  assign \$procmux$9_Y  = \$procmux$10_CMP  ? 32'd0 : out_skew_0_1;
   systolic_array_pe pe_r0_c0 (
     .clk(clk),
     .load(load_0),
@@ -527,9 +547,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w(pe_r0_c1_w),
     .w_in(w_skew_1_1),
     .w_tag(pe_r0_c1_w_tag),
-    .w_tag_in(w_tag_skew_1_1),
+    .w_tag_in(w_tag_skew_1),
     .w_valid(pe_r0_c1_w_valid),
-    .w_valid_in(w_valid_skew_1_1),
+    .w_valid_in(w_valid_skew_1),
     .x(pe_r0_c1_x),
     .x_flag(pe_r0_c1_x_flag),
     .x_flag_in(pe_r0_c0_x_flag),
@@ -548,9 +568,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w(pe_r0_c2_w),
     .w_in(w_skew_2_2),
     .w_tag(pe_r0_c2_w_tag),
-    .w_tag_in(w_tag_skew_2_2),
+    .w_tag_in(w_tag_skew_2),
     .w_valid(pe_r0_c2_w_valid),
-    .w_valid_in(w_valid_skew_2_2),
+    .w_valid_in(w_valid_skew_2),
     .x(pe_r0_c2_x),
     .x_flag(pe_r0_c2_x_flag),
     .x_flag_in(pe_r0_c1_x_flag),
@@ -569,9 +589,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w(pe_r0_c3_w),
     .w_in(w_skew_3_3),
     .w_tag(pe_r0_c3_w_tag),
-    .w_tag_in(w_tag_skew_3_3),
+    .w_tag_in(w_tag_skew_3),
     .w_valid(pe_r0_c3_w_valid),
-    .w_valid_in(w_valid_skew_3_3),
+    .w_valid_in(w_valid_skew_3),
     .x_flag_in(pe_r0_c2_x_flag),
     .x_in(pe_r0_c2_x),
     .x_valid_in(pe_r0_c2_x_valid)
@@ -592,10 +612,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w_valid_in(pe_r0_c0_w_valid),
     .x(pe_r1_c0_x),
     .x_flag(pe_r1_c0_x_flag),
-    .x_flag_in(x_flag_skew_1_1),
+    .x_flag_in(x_flag_skew_1),
     .x_in(x_skew_1_1),
     .x_valid(pe_r1_c0_x_valid),
-    .x_valid_in(x_valid_skew_1_1)
+    .x_valid_in(x_valid_skew_1)
   );
   systolic_array_pe pe_r1_c1 (
     .clk(clk),
@@ -673,10 +693,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w_valid_in(pe_r1_c0_w_valid),
     .x(pe_r2_c0_x),
     .x_flag(pe_r2_c0_x_flag),
-    .x_flag_in(x_flag_skew_2_2),
+    .x_flag_in(x_flag_skew_2),
     .x_in(x_skew_2_2),
     .x_valid(pe_r2_c0_x_valid),
-    .x_valid_in(x_valid_skew_2_2)
+    .x_valid_in(x_valid_skew_2)
   );
   systolic_array_pe pe_r2_c1 (
     .clk(clk),
@@ -750,10 +770,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .w_valid_in(pe_r2_c0_w_valid),
     .x(pe_r3_c0_x),
     .x_flag(load_0),
-    .x_flag_in(x_flag_skew_3_3),
+    .x_flag_in(x_flag_skew_3),
     .x_in(x_skew_3_3),
     .x_valid(pe_r3_c0_x_valid),
-    .x_valid_in(x_valid_skew_3_3)
+    .x_valid_in(x_valid_skew_3)
   );
   systolic_array_pe pe_r3_c1 (
     .clk(clk),
@@ -805,300 +825,6 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
     .x_in(pe_r3_c2_x),
     .x_valid_in(pe_r3_c2_x_valid)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = w_skew_3_2;
-    if (rst) begin
-      \$30  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = w_valid;
-    if (rst) begin
-      \$31  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = w_valid_skew_3_1;
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = w_valid_skew_3_2;
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = w_tag;
-    if (rst) begin
-      \$34  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = w_tag_skew_3_1;
-    if (rst) begin
-      \$35  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = w_tag_skew_3_2;
-    if (rst) begin
-      \$36  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = pe_r3_c0_psum;
-    if (rst) begin
-      \$37  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = out_skew_0_1;
-    if (rst) begin
-      \$38  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = out_skew_0_2;
-    if (rst) begin
-      \$39  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = pe_r3_c1_psum;
-    if (rst) begin
-      \$40  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = out_skew_1_1;
-    if (rst) begin
-      \$41  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = pe_r3_c2_psum;
-    if (rst) begin
-      \$42  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1  = x_data_1;
-    if (rst) begin
-      \$1  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$2  = x_valid;
-    if (rst) begin
-      \$2  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$3  = x_flag;
-    if (rst) begin
-      \$3  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$4  = x_data_2;
-    if (rst) begin
-      \$4  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$5  = x_skew_2_1;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = x_valid;
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$7  = x_valid_skew_2_1;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$8  = x_flag;
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = x_flag_skew_2_1;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = x_data_3;
-    if (rst) begin
-      \$10  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = x_skew_3_1;
-    if (rst) begin
-      \$11  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$12  = x_skew_3_2;
-    if (rst) begin
-      \$12  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$13  = x_valid;
-    if (rst) begin
-      \$13  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$14  = x_valid_skew_3_1;
-    if (rst) begin
-      \$14  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$15  = x_valid_skew_3_2;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = x_flag;
-    if (rst) begin
-      \$16  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = x_flag_skew_3_1;
-    if (rst) begin
-      \$17  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = x_flag_skew_3_2;
-    if (rst) begin
-      \$18  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = w_data_1;
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = w_valid;
-    if (rst) begin
-      \$20  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = w_tag;
-    if (rst) begin
-      \$21  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = w_data_2;
-    if (rst) begin
-      \$22  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = w_skew_2_1;
-    if (rst) begin
-      \$23  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = w_valid;
-    if (rst) begin
-      \$24  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = w_valid_skew_2_1;
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = w_tag;
-    if (rst) begin
-      \$26  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = w_tag_skew_2_1;
-    if (rst) begin
-      \$27  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = w_data_3;
-    if (rst) begin
-      \$28  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = w_skew_3_1;
-    if (rst) begin
-      \$29  = 8'h00;
-    end
-  end
   assign out_skew_0_3 = out_data_0;
   assign out_skew_1_2 = out_data_1;
   assign out_skew_2_1 = out_data_2;
@@ -1108,4 +834,64 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_valid, x_flag, w_data_0, w
   assign pe_r3_c3_x_flag = load_3;
   assign pe_r3_c3_psum = out_data_3;
   assign pe_r3_c3_psum_valid = out_valid;
+  assign \$procmux$2_CMP  = rst;
+  assign \$30  = \$procmux$1_Y ;
+  assign \$procmux$4_CMP  = rst;
+  assign \$29  = \$procmux$3_Y ;
+  assign \$procmux$6_CMP  = rst;
+  assign \$28  = \$procmux$5_Y ;
+  assign \$procmux$8_CMP  = rst;
+  assign \$27  = \$procmux$7_Y ;
+  assign \$procmux$10_CMP  = rst;
+  assign \$26  = \$procmux$9_Y ;
+  assign \$procmux$12_CMP  = rst;
+  assign \$25  = \$procmux$11_Y ;
+  assign \$procmux$14_CMP  = rst;
+  assign \$24  = \$procmux$13_Y ;
+  assign \$procmux$16_CMP  = rst;
+  assign \$23  = \$procmux$15_Y ;
+  assign \$procmux$18_CMP  = rst;
+  assign \$22  = \$procmux$17_Y ;
+  assign \$procmux$20_CMP  = rst;
+  assign \$21  = \$procmux$19_Y ;
+  assign \$procmux$22_CMP  = rst;
+  assign \$20  = \$procmux$21_Y ;
+  assign \$procmux$24_CMP  = rst;
+  assign \$19  = \$procmux$23_Y ;
+  assign \$procmux$26_CMP  = rst;
+  assign \$18  = \$procmux$25_Y ;
+  assign \$procmux$28_CMP  = rst;
+  assign \$17  = \$procmux$27_Y ;
+  assign \$procmux$30_CMP  = rst;
+  assign \$16  = \$procmux$29_Y ;
+  assign \$procmux$32_CMP  = rst;
+  assign \$15  = \$procmux$31_Y ;
+  assign \$procmux$34_CMP  = rst;
+  assign \$14  = \$procmux$33_Y ;
+  assign \$procmux$36_CMP  = rst;
+  assign \$13  = \$procmux$35_Y ;
+  assign \$procmux$38_CMP  = rst;
+  assign \$12  = \$procmux$37_Y ;
+  assign \$procmux$40_CMP  = rst;
+  assign \$11  = \$procmux$39_Y ;
+  assign \$procmux$42_CMP  = rst;
+  assign \$10  = \$procmux$41_Y ;
+  assign \$procmux$44_CMP  = rst;
+  assign \$9  = \$procmux$43_Y ;
+  assign \$procmux$46_CMP  = rst;
+  assign \$8  = \$procmux$45_Y ;
+  assign \$procmux$48_CMP  = rst;
+  assign \$7  = \$procmux$47_Y ;
+  assign \$procmux$50_CMP  = rst;
+  assign \$6  = \$procmux$49_Y ;
+  assign \$procmux$52_CMP  = rst;
+  assign \$5  = \$procmux$51_Y ;
+  assign \$procmux$54_CMP  = rst;
+  assign \$4  = \$procmux$53_Y ;
+  assign \$procmux$56_CMP  = rst;
+  assign \$3  = \$procmux$55_Y ;
+  assign \$procmux$58_CMP  = rst;
+  assign \$2  = \$procmux$57_Y ;
+  assign \$procmux$60_CMP  = rst;
+  assign \$1  = \$procmux$59_Y ;
 endmodule

@@ -6,17 +6,16 @@
 (* generator = "Amaranth" *)
 module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum_in, psum_valid_in, load, clk, rst, x, x_valid, x_flag, w, w_valid, w_tag, psum, psum_valid, acc, hold, x_in
 );
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire [15:0] \$1 ;
-  reg \$10 ;
-  reg \$11 ;
-  reg [7:0] \$12 ;
-  reg \$13 ;
-  reg [2:0] \$14 ;
-  reg [31:0] \$15 ;
-  reg [31:0] \$16 ;
-  reg [31:0] \$17 ;
-  reg \$18 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire [7:0] \$12 ;
+  wire \$13 ;
+  wire [2:0] \$14 ;
+  wire [31:0] \$15 ;
+  wire [31:0] \$16 ;
+  wire [31:0] \$17 ;
+  wire \$18 ;
   wire [15:0] \$2 ;
   wire [33:0] \$3 ;
   wire [15:0] \$4 ;
@@ -24,7 +23,31 @@ module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum
   wire [33:0] \$6 ;
   wire [31:0] \$7 ;
   wire \$8 ;
-  reg [7:0] \$9 ;
+  wire [7:0] \$9 ;
+  wire [31:0] \$procmux$10_Y ;
+  wire \$procmux$11_CMP ;
+  wire [31:0] \$procmux$12_Y ;
+  wire \$procmux$13_CMP ;
+  wire [2:0] \$procmux$14_Y ;
+  wire \$procmux$15_CMP ;
+  wire \$procmux$16_Y ;
+  wire \$procmux$17_CMP ;
+  wire [7:0] \$procmux$18_Y ;
+  wire \$procmux$19_CMP ;
+  wire \$procmux$1_Y ;
+  wire \$procmux$20_Y ;
+  wire \$procmux$21_CMP ;
+  wire \$procmux$22_Y ;
+  wire \$procmux$23_CMP ;
+  wire [7:0] \$procmux$24_Y ;
+  wire \$procmux$25_CMP ;
+  wire \$procmux$2_CMP ;
+  wire [31:0] \$procmux$3_Y ;
+  wire \$procmux$4_CMP ;
+  wire [31:0] \$procmux$5_Y ;
+  wire \$procmux$6_CMP ;
+  wire [31:0] \$procmux$7_Y ;
+  wire \$procmux$8_CMP ;
   output [31:0] acc;
   reg [31:0] acc = 32'd0;
   input clk;
@@ -95,84 +118,40 @@ module systolic_array_pe(x_valid_in, x_flag_in, w_in, w_valid_in, w_tag_in, psum
     psum <= \$17 ;
   always @(posedge clk)
     psum_valid <= \$18 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = x_in;
-    if (rst) begin
-      \$9  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = x_valid_in;
-    if (rst) begin
-      \$10  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = x_flag_in;
-    if (rst) begin
-      \$11  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$12  = w_in;
-    if (rst) begin
-      \$12  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$13  = w_valid_in;
-    if (rst) begin
-      \$13  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$14  = w_tag_in;
-    if (rst) begin
-      \$14  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    if (x_flag_in) begin
-      \$15  = 32'd0;
-    end else begin
-      \$15  = \$6 [31:0];
-    end
-    if (rst) begin
-      \$15  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = hold;
-    if (x_flag_in) begin
-      \$16  = \$3 [31:0];
-    end
-    if (rst) begin
-      \$16  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = \$7 ;
-    if (rst) begin
-      \$17  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = \$8 ;
-    if (rst) begin
-      \$18  = 1'h0;
-    end
-  end
+  assign \$procmux$1_Y  = \$procmux$2_CMP  ? 1'h0 : \$8 ;
+  assign \$procmux$10_Y  = \$procmux$11_CMP  ? (* full_case = 32'd1 *) 32'd0 : \$6 [31:0];
+  assign \$procmux$12_Y  = \$procmux$13_CMP  ? 32'd0 : \$procmux$10_Y ;
+  assign \$procmux$14_Y  = \$procmux$15_CMP  ? 3'h0 : w_tag_in;
+  assign \$procmux$16_Y  = \$procmux$17_CMP  ? 1'h0 : w_valid_in;
+  assign \$procmux$18_Y  = \$procmux$19_CMP  ? 8'h00 : w_in;
+  assign \$procmux$20_Y  = \$procmux$21_CMP  ? 1'h0 : x_flag_in;
+  assign \$procmux$22_Y  = \$procmux$23_CMP  ? 1'h0 : x_valid_in;
+  assign \$procmux$24_Y  = \$procmux$25_CMP  ? 8'h00 : x_in;
+  assign \$procmux$3_Y  = \$procmux$4_CMP  ? 32'd0 : \$7 ;
+  assign \$procmux$5_Y  = \$procmux$6_CMP  ? \$3 [31:0] : hold;
+  assign \$procmux$7_Y  = \$procmux$8_CMP  ? 32'd0 : \$procmux$5_Y ;
+  assign \$procmux$2_CMP  = rst;
+  assign \$18  = \$procmux$1_Y ;
+  assign \$procmux$4_CMP  = rst;
+  assign \$17  = \$procmux$3_Y ;
+  assign \$procmux$6_CMP  = x_flag_in;
+  assign \$procmux$8_CMP  = rst;
+  assign \$16  = \$procmux$7_Y ;
+  assign \$procmux$11_CMP  = x_flag_in;
+  assign \$procmux$13_CMP  = rst;
+  assign \$15  = \$procmux$12_Y ;
+  assign \$procmux$15_CMP  = rst;
+  assign \$14  = \$procmux$14_Y ;
+  assign \$procmux$17_CMP  = rst;
+  assign \$13  = \$procmux$16_Y ;
+  assign \$procmux$19_CMP  = rst;
+  assign \$12  = \$procmux$18_Y ;
+  assign \$procmux$21_CMP  = rst;
+  assign \$11  = \$procmux$20_Y ;
+  assign \$procmux$23_CMP  = rst;
+  assign \$10  = \$procmux$22_Y ;
+  assign \$procmux$25_CMP  = rst;
+  assign \$9  = \$procmux$24_Y ;
 endmodule
 /* Generated by Amaranth Yosys 0.50 (PyPI ver 0.50.0.0.post130, git sha1 b5170e139) */
 
@@ -180,151 +159,252 @@ endmodule
 (* generator = "Amaranth" *)
 module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6, x_data_7, x_valid, x_flag, w_data_0, w_data_1, w_data_2, w_data_3, w_data_4, w_data_5, w_valid, w_tag, clk, rst, out_data_0, out_data_1
 , out_data_2, out_data_3, out_data_4, out_data_5, out_valid, x_data_0);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  reg [7:0] \$1 ;
-  reg [7:0] \$10 ;
-  reg [2:0] \$100 ;
-  reg [2:0] \$101 ;
-  reg [2:0] \$102 ;
-  reg [7:0] \$103 ;
-  reg [7:0] \$104 ;
-  reg [7:0] \$105 ;
-  reg [7:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg \$109 ;
-  reg [7:0] \$11 ;
-  reg \$110 ;
-  reg [2:0] \$111 ;
-  reg [2:0] \$112 ;
-  reg [2:0] \$113 ;
-  reg [2:0] \$114 ;
-  reg [7:0] \$115 ;
-  reg [7:0] \$116 ;
-  reg [7:0] \$117 ;
-  reg [7:0] \$118 ;
-  reg [7:0] \$119 ;
-  reg [7:0] \$12 ;
-  reg \$120 ;
-  reg \$121 ;
-  reg \$122 ;
-  reg \$123 ;
-  reg \$124 ;
-  reg [2:0] \$125 ;
-  reg [2:0] \$126 ;
-  reg [2:0] \$127 ;
-  reg [2:0] \$128 ;
-  reg [2:0] \$129 ;
-  reg \$13 ;
-  reg [31:0] \$130 ;
-  reg [31:0] \$131 ;
-  reg [31:0] \$132 ;
-  reg [31:0] \$133 ;
-  reg [31:0] \$134 ;
-  reg [31:0] \$135 ;
-  reg [31:0] \$136 ;
-  reg [31:0] \$137 ;
-  reg [31:0] \$138 ;
-  reg [31:0] \$139 ;
-  reg \$14 ;
-  reg [31:0] \$140 ;
-  reg [31:0] \$141 ;
-  reg [31:0] \$142 ;
-  reg [31:0] \$143 ;
-  reg [31:0] \$144 ;
-  reg \$15 ;
-  reg \$16 ;
-  reg \$17 ;
-  reg \$18 ;
-  reg [7:0] \$19 ;
-  reg \$2 ;
-  reg [7:0] \$20 ;
-  reg [7:0] \$21 ;
-  reg [7:0] \$22 ;
-  reg \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg \$26 ;
-  reg \$27 ;
-  reg \$28 ;
-  reg \$29 ;
-  reg \$3 ;
-  reg \$30 ;
-  reg [7:0] \$31 ;
-  reg [7:0] \$32 ;
-  reg [7:0] \$33 ;
-  reg [7:0] \$34 ;
-  reg [7:0] \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg \$38 ;
-  reg \$39 ;
-  reg [7:0] \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg \$42 ;
-  reg \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [7:0] \$46 ;
-  reg [7:0] \$47 ;
-  reg [7:0] \$48 ;
-  reg [7:0] \$49 ;
-  reg [7:0] \$5 ;
-  reg [7:0] \$50 ;
-  reg [7:0] \$51 ;
-  reg \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg \$55 ;
-  reg \$56 ;
-  reg \$57 ;
-  reg \$58 ;
-  reg \$59 ;
-  reg \$6 ;
-  reg \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg [7:0] \$64 ;
-  reg [7:0] \$65 ;
-  reg [7:0] \$66 ;
-  reg [7:0] \$67 ;
-  reg [7:0] \$68 ;
-  reg [7:0] \$69 ;
-  reg \$7 ;
-  reg [7:0] \$70 ;
-  reg \$71 ;
-  reg \$72 ;
-  reg \$73 ;
-  reg \$74 ;
-  reg \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg \$78 ;
-  reg \$79 ;
-  reg \$8 ;
-  reg \$80 ;
-  reg \$81 ;
-  reg \$82 ;
-  reg \$83 ;
-  reg \$84 ;
-  reg [7:0] \$85 ;
-  reg \$86 ;
-  reg [2:0] \$87 ;
-  reg [7:0] \$88 ;
-  reg [7:0] \$89 ;
-  reg \$9 ;
-  reg \$90 ;
-  reg \$91 ;
-  reg [2:0] \$92 ;
-  reg [2:0] \$93 ;
-  reg [7:0] \$94 ;
-  reg [7:0] \$95 ;
-  reg [7:0] \$96 ;
-  reg \$97 ;
-  reg \$98 ;
-  reg \$99 ;
+  wire \$1 ;
+  wire \$10 ;
+  wire \$11 ;
+  wire \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire [7:0] \$15 ;
+  wire [7:0] \$16 ;
+  wire [7:0] \$17 ;
+  wire [7:0] \$18 ;
+  wire [7:0] \$19 ;
+  wire \$2 ;
+  wire [7:0] \$20 ;
+  wire [7:0] \$21 ;
+  wire [7:0] \$22 ;
+  wire [7:0] \$23 ;
+  wire [7:0] \$24 ;
+  wire [7:0] \$25 ;
+  wire [7:0] \$26 ;
+  wire [7:0] \$27 ;
+  wire [7:0] \$28 ;
+  wire [7:0] \$29 ;
+  wire \$3 ;
+  wire [7:0] \$30 ;
+  wire [7:0] \$31 ;
+  wire [7:0] \$32 ;
+  wire [7:0] \$33 ;
+  wire [7:0] \$34 ;
+  wire [7:0] \$35 ;
+  wire [7:0] \$36 ;
+  wire [7:0] \$37 ;
+  wire [7:0] \$38 ;
+  wire [7:0] \$39 ;
+  wire \$4 ;
+  wire [7:0] \$40 ;
+  wire [7:0] \$41 ;
+  wire [7:0] \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [2:0] \$48 ;
+  wire [2:0] \$49 ;
+  wire \$5 ;
+  wire [2:0] \$50 ;
+  wire [2:0] \$51 ;
+  wire [2:0] \$52 ;
+  wire [7:0] \$53 ;
+  wire [7:0] \$54 ;
+  wire [7:0] \$55 ;
+  wire [7:0] \$56 ;
+  wire [7:0] \$57 ;
+  wire [7:0] \$58 ;
+  wire [7:0] \$59 ;
+  wire \$6 ;
+  wire [7:0] \$60 ;
+  wire [7:0] \$61 ;
+  wire [7:0] \$62 ;
+  wire [7:0] \$63 ;
+  wire [7:0] \$64 ;
+  wire [7:0] \$65 ;
+  wire [7:0] \$66 ;
+  wire [7:0] \$67 ;
+  wire [31:0] \$68 ;
+  wire [31:0] \$69 ;
+  wire \$7 ;
+  wire [31:0] \$70 ;
+  wire [31:0] \$71 ;
+  wire [31:0] \$72 ;
+  wire [31:0] \$73 ;
+  wire [31:0] \$74 ;
+  wire [31:0] \$75 ;
+  wire [31:0] \$76 ;
+  wire [31:0] \$77 ;
+  wire [31:0] \$78 ;
+  wire [31:0] \$79 ;
+  wire \$8 ;
+  wire [31:0] \$80 ;
+  wire [31:0] \$81 ;
+  wire [31:0] \$82 ;
+  wire \$9 ;
+  wire \$procmux$100_CMP ;
+  wire [7:0] \$procmux$101_Y ;
+  wire \$procmux$102_CMP ;
+  wire [7:0] \$procmux$103_Y ;
+  wire \$procmux$104_CMP ;
+  wire [7:0] \$procmux$105_Y ;
+  wire \$procmux$106_CMP ;
+  wire [7:0] \$procmux$107_Y ;
+  wire \$procmux$108_CMP ;
+  wire [7:0] \$procmux$109_Y ;
+  wire \$procmux$10_CMP ;
+  wire \$procmux$110_CMP ;
+  wire [7:0] \$procmux$111_Y ;
+  wire \$procmux$112_CMP ;
+  wire [7:0] \$procmux$113_Y ;
+  wire \$procmux$114_CMP ;
+  wire [7:0] \$procmux$115_Y ;
+  wire \$procmux$116_CMP ;
+  wire [7:0] \$procmux$117_Y ;
+  wire \$procmux$118_CMP ;
+  wire [7:0] \$procmux$119_Y ;
+  wire [31:0] \$procmux$11_Y ;
+  wire \$procmux$120_CMP ;
+  wire [7:0] \$procmux$121_Y ;
+  wire \$procmux$122_CMP ;
+  wire [7:0] \$procmux$123_Y ;
+  wire \$procmux$124_CMP ;
+  wire [7:0] \$procmux$125_Y ;
+  wire \$procmux$126_CMP ;
+  wire [7:0] \$procmux$127_Y ;
+  wire \$procmux$128_CMP ;
+  wire [7:0] \$procmux$129_Y ;
+  wire \$procmux$12_CMP ;
+  wire \$procmux$130_CMP ;
+  wire [7:0] \$procmux$131_Y ;
+  wire \$procmux$132_CMP ;
+  wire [7:0] \$procmux$133_Y ;
+  wire \$procmux$134_CMP ;
+  wire [7:0] \$procmux$135_Y ;
+  wire \$procmux$136_CMP ;
+  wire \$procmux$137_Y ;
+  wire \$procmux$138_CMP ;
+  wire \$procmux$139_Y ;
+  wire [31:0] \$procmux$13_Y ;
+  wire \$procmux$140_CMP ;
+  wire \$procmux$141_Y ;
+  wire \$procmux$142_CMP ;
+  wire \$procmux$143_Y ;
+  wire \$procmux$144_CMP ;
+  wire \$procmux$145_Y ;
+  wire \$procmux$146_CMP ;
+  wire \$procmux$147_Y ;
+  wire \$procmux$148_CMP ;
+  wire \$procmux$149_Y ;
+  wire \$procmux$14_CMP ;
+  wire \$procmux$150_CMP ;
+  wire \$procmux$151_Y ;
+  wire \$procmux$152_CMP ;
+  wire \$procmux$153_Y ;
+  wire \$procmux$154_CMP ;
+  wire \$procmux$155_Y ;
+  wire \$procmux$156_CMP ;
+  wire \$procmux$157_Y ;
+  wire \$procmux$158_CMP ;
+  wire \$procmux$159_Y ;
+  wire [31:0] \$procmux$15_Y ;
+  wire \$procmux$160_CMP ;
+  wire \$procmux$161_Y ;
+  wire \$procmux$162_CMP ;
+  wire \$procmux$163_Y ;
+  wire \$procmux$164_CMP ;
+  wire \$procmux$16_CMP ;
+  wire [31:0] \$procmux$17_Y ;
+  wire \$procmux$18_CMP ;
+  wire [31:0] \$procmux$19_Y ;
+  wire [31:0] \$procmux$1_Y ;
+  wire \$procmux$20_CMP ;
+  wire [31:0] \$procmux$21_Y ;
+  wire \$procmux$22_CMP ;
+  wire [31:0] \$procmux$23_Y ;
+  wire \$procmux$24_CMP ;
+  wire [31:0] \$procmux$25_Y ;
+  wire \$procmux$26_CMP ;
+  wire [31:0] \$procmux$27_Y ;
+  wire \$procmux$28_CMP ;
+  wire [31:0] \$procmux$29_Y ;
+  wire \$procmux$2_CMP ;
+  wire \$procmux$30_CMP ;
+  wire [7:0] \$procmux$31_Y ;
+  wire \$procmux$32_CMP ;
+  wire [7:0] \$procmux$33_Y ;
+  wire \$procmux$34_CMP ;
+  wire [7:0] \$procmux$35_Y ;
+  wire \$procmux$36_CMP ;
+  wire [7:0] \$procmux$37_Y ;
+  wire \$procmux$38_CMP ;
+  wire [7:0] \$procmux$39_Y ;
+  wire [31:0] \$procmux$3_Y ;
+  wire \$procmux$40_CMP ;
+  wire [7:0] \$procmux$41_Y ;
+  wire \$procmux$42_CMP ;
+  wire [7:0] \$procmux$43_Y ;
+  wire \$procmux$44_CMP ;
+  wire [7:0] \$procmux$45_Y ;
+  wire \$procmux$46_CMP ;
+  wire [7:0] \$procmux$47_Y ;
+  wire \$procmux$48_CMP ;
+  wire [7:0] \$procmux$49_Y ;
+  wire \$procmux$4_CMP ;
+  wire \$procmux$50_CMP ;
+  wire [7:0] \$procmux$51_Y ;
+  wire \$procmux$52_CMP ;
+  wire [7:0] \$procmux$53_Y ;
+  wire \$procmux$54_CMP ;
+  wire [7:0] \$procmux$55_Y ;
+  wire \$procmux$56_CMP ;
+  wire [7:0] \$procmux$57_Y ;
+  wire \$procmux$58_CMP ;
+  wire [7:0] \$procmux$59_Y ;
+  wire [31:0] \$procmux$5_Y ;
+  wire \$procmux$60_CMP ;
+  wire [2:0] \$procmux$61_Y ;
+  wire \$procmux$62_CMP ;
+  wire [2:0] \$procmux$63_Y ;
+  wire \$procmux$64_CMP ;
+  wire [2:0] \$procmux$65_Y ;
+  wire \$procmux$66_CMP ;
+  wire [2:0] \$procmux$67_Y ;
+  wire \$procmux$68_CMP ;
+  wire [2:0] \$procmux$69_Y ;
+  wire \$procmux$6_CMP ;
+  wire \$procmux$70_CMP ;
+  wire \$procmux$71_Y ;
+  wire \$procmux$72_CMP ;
+  wire \$procmux$73_Y ;
+  wire \$procmux$74_CMP ;
+  wire \$procmux$75_Y ;
+  wire \$procmux$76_CMP ;
+  wire \$procmux$77_Y ;
+  wire \$procmux$78_CMP ;
+  wire \$procmux$79_Y ;
+  wire [31:0] \$procmux$7_Y ;
+  wire \$procmux$80_CMP ;
+  wire [7:0] \$procmux$81_Y ;
+  wire \$procmux$82_CMP ;
+  wire [7:0] \$procmux$83_Y ;
+  wire \$procmux$84_CMP ;
+  wire [7:0] \$procmux$85_Y ;
+  wire \$procmux$86_CMP ;
+  wire [7:0] \$procmux$87_Y ;
+  wire \$procmux$88_CMP ;
+  wire [7:0] \$procmux$89_Y ;
+  wire \$procmux$8_CMP ;
+  wire \$procmux$90_CMP ;
+  wire [7:0] \$procmux$91_Y ;
+  wire \$procmux$92_CMP ;
+  wire [7:0] \$procmux$93_Y ;
+  wire \$procmux$94_CMP ;
+  wire [7:0] \$procmux$95_Y ;
+  wire \$procmux$96_CMP ;
+  wire [7:0] \$procmux$97_Y ;
+  wire \$procmux$98_CMP ;
+  wire [7:0] \$procmux$99_Y ;
+  wire [31:0] \$procmux$9_Y ;
   input clk;
   wire clk;
   wire load_0;
@@ -736,38 +816,18 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
   reg [7:0] w_skew_5_5 = 8'h00;
   input [2:0] w_tag;
   wire [2:0] w_tag;
-  reg [2:0] w_tag_skew_1_1 = 3'h0;
-  reg [2:0] w_tag_skew_2_1 = 3'h0;
-  reg [2:0] w_tag_skew_2_2 = 3'h0;
-  reg [2:0] w_tag_skew_3_1 = 3'h0;
-  reg [2:0] w_tag_skew_3_2 = 3'h0;
-  reg [2:0] w_tag_skew_3_3 = 3'h0;
-  reg [2:0] w_tag_skew_4_1 = 3'h0;
-  reg [2:0] w_tag_skew_4_2 = 3'h0;
-  reg [2:0] w_tag_skew_4_3 = 3'h0;
-  reg [2:0] w_tag_skew_4_4 = 3'h0;
-  reg [2:0] w_tag_skew_5_1 = 3'h0;
-  reg [2:0] w_tag_skew_5_2 = 3'h0;
-  reg [2:0] w_tag_skew_5_3 = 3'h0;
-  reg [2:0] w_tag_skew_5_4 = 3'h0;
-  reg [2:0] w_tag_skew_5_5 = 3'h0;
+  reg [2:0] w_tag_skew_1 = 3'h0;
+  reg [2:0] w_tag_skew_2 = 3'h0;
+  reg [2:0] w_tag_skew_3 = 3'h0;
+  reg [2:0] w_tag_skew_4 = 3'h0;
+  reg [2:0] w_tag_skew_5 = 3'h0;
   input w_valid;
   wire w_valid;
-  reg w_valid_skew_1_1 = 1'h0;
-  reg w_valid_skew_2_1 = 1'h0;
-  reg w_valid_skew_2_2 = 1'h0;
-  reg w_valid_skew_3_1 = 1'h0;
-  reg w_valid_skew_3_2 = 1'h0;
-  reg w_valid_skew_3_3 = 1'h0;
-  reg w_valid_skew_4_1 = 1'h0;
-  reg w_valid_skew_4_2 = 1'h0;
-  reg w_valid_skew_4_3 = 1'h0;
-  reg w_valid_skew_4_4 = 1'h0;
-  reg w_valid_skew_5_1 = 1'h0;
-  reg w_valid_skew_5_2 = 1'h0;
-  reg w_valid_skew_5_3 = 1'h0;
-  reg w_valid_skew_5_4 = 1'h0;
-  reg w_valid_skew_5_5 = 1'h0;
+  reg w_valid_skew_1 = 1'h0;
+  reg w_valid_skew_2 = 1'h0;
+  reg w_valid_skew_3 = 1'h0;
+  reg w_valid_skew_4 = 1'h0;
+  reg w_valid_skew_5 = 1'h0;
   input [7:0] x_data_0;
   wire [7:0] x_data_0;
   input [7:0] x_data_1;
@@ -786,34 +846,13 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
   wire [7:0] x_data_7;
   input x_flag;
   wire x_flag;
-  reg x_flag_skew_1_1 = 1'h0;
-  reg x_flag_skew_2_1 = 1'h0;
-  reg x_flag_skew_2_2 = 1'h0;
-  reg x_flag_skew_3_1 = 1'h0;
-  reg x_flag_skew_3_2 = 1'h0;
-  reg x_flag_skew_3_3 = 1'h0;
-  reg x_flag_skew_4_1 = 1'h0;
-  reg x_flag_skew_4_2 = 1'h0;
-  reg x_flag_skew_4_3 = 1'h0;
-  reg x_flag_skew_4_4 = 1'h0;
-  reg x_flag_skew_5_1 = 1'h0;
-  reg x_flag_skew_5_2 = 1'h0;
-  reg x_flag_skew_5_3 = 1'h0;
-  reg x_flag_skew_5_4 = 1'h0;
-  reg x_flag_skew_5_5 = 1'h0;
-  reg x_flag_skew_6_1 = 1'h0;
-  reg x_flag_skew_6_2 = 1'h0;
-  reg x_flag_skew_6_3 = 1'h0;
-  reg x_flag_skew_6_4 = 1'h0;
-  reg x_flag_skew_6_5 = 1'h0;
-  reg x_flag_skew_6_6 = 1'h0;
-  reg x_flag_skew_7_1 = 1'h0;
-  reg x_flag_skew_7_2 = 1'h0;
-  reg x_flag_skew_7_3 = 1'h0;
-  reg x_flag_skew_7_4 = 1'h0;
-  reg x_flag_skew_7_5 = 1'h0;
-  reg x_flag_skew_7_6 = 1'h0;
-  reg x_flag_skew_7_7 = 1'h0;
+  reg x_flag_skew_1 = 1'h0;
+  reg x_flag_skew_2 = 1'h0;
+  reg x_flag_skew_3 = 1'h0;
+  reg x_flag_skew_4 = 1'h0;
+  reg x_flag_skew_5 = 1'h0;
+  reg x_flag_skew_6 = 1'h0;
+  reg x_flag_skew_7 = 1'h0;
   reg [7:0] x_skew_1_1 = 8'h00;
   reg [7:0] x_skew_2_1 = 8'h00;
   reg [7:0] x_skew_2_2 = 8'h00;
@@ -844,322 +883,259 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
   reg [7:0] x_skew_7_7 = 8'h00;
   input x_valid;
   wire x_valid;
-  reg x_valid_skew_1_1 = 1'h0;
-  reg x_valid_skew_2_1 = 1'h0;
-  reg x_valid_skew_2_2 = 1'h0;
-  reg x_valid_skew_3_1 = 1'h0;
-  reg x_valid_skew_3_2 = 1'h0;
-  reg x_valid_skew_3_3 = 1'h0;
-  reg x_valid_skew_4_1 = 1'h0;
-  reg x_valid_skew_4_2 = 1'h0;
-  reg x_valid_skew_4_3 = 1'h0;
-  reg x_valid_skew_4_4 = 1'h0;
-  reg x_valid_skew_5_1 = 1'h0;
-  reg x_valid_skew_5_2 = 1'h0;
-  reg x_valid_skew_5_3 = 1'h0;
-  reg x_valid_skew_5_4 = 1'h0;
-  reg x_valid_skew_5_5 = 1'h0;
-  reg x_valid_skew_6_1 = 1'h0;
-  reg x_valid_skew_6_2 = 1'h0;
-  reg x_valid_skew_6_3 = 1'h0;
-  reg x_valid_skew_6_4 = 1'h0;
-  reg x_valid_skew_6_5 = 1'h0;
-  reg x_valid_skew_6_6 = 1'h0;
-  reg x_valid_skew_7_1 = 1'h0;
-  reg x_valid_skew_7_2 = 1'h0;
-  reg x_valid_skew_7_3 = 1'h0;
-  reg x_valid_skew_7_4 = 1'h0;
-  reg x_valid_skew_7_5 = 1'h0;
-  reg x_valid_skew_7_6 = 1'h0;
-  reg x_valid_skew_7_7 = 1'h0;
+  reg x_valid_skew_1 = 1'h0;
+  reg x_valid_skew_2 = 1'h0;
+  reg x_valid_skew_3 = 1'h0;
+  reg x_valid_skew_4 = 1'h0;
+  reg x_valid_skew_5 = 1'h0;
+  reg x_valid_skew_6 = 1'h0;
+  reg x_valid_skew_7 = 1'h0;
   always @(posedge clk)
-    x_skew_1_1 <= \$1 ;
+    x_flag_skew_2 <= \$9 ;
   always @(posedge clk)
-    x_valid_skew_1_1 <= \$2 ;
+    x_flag_skew_3 <= \$10 ;
   always @(posedge clk)
-    x_flag_skew_1_1 <= \$3 ;
+    x_flag_skew_4 <= \$11 ;
   always @(posedge clk)
-    x_skew_2_1 <= \$4 ;
+    x_flag_skew_5 <= \$12 ;
   always @(posedge clk)
-    x_skew_2_2 <= \$5 ;
+    x_flag_skew_6 <= \$13 ;
   always @(posedge clk)
-    x_valid_skew_2_1 <= \$6 ;
+    x_flag_skew_7 <= \$14 ;
   always @(posedge clk)
-    x_valid_skew_2_2 <= \$7 ;
+    x_skew_1_1 <= \$15 ;
   always @(posedge clk)
-    x_flag_skew_2_1 <= \$8 ;
+    x_skew_2_1 <= \$16 ;
   always @(posedge clk)
-    x_flag_skew_2_2 <= \$9 ;
+    x_skew_2_2 <= \$17 ;
   always @(posedge clk)
-    x_skew_3_1 <= \$10 ;
+    x_skew_3_1 <= \$18 ;
   always @(posedge clk)
-    x_skew_3_2 <= \$11 ;
+    x_skew_3_2 <= \$19 ;
   always @(posedge clk)
-    x_skew_3_3 <= \$12 ;
+    x_skew_3_3 <= \$20 ;
   always @(posedge clk)
-    x_valid_skew_3_1 <= \$13 ;
+    x_skew_4_1 <= \$21 ;
   always @(posedge clk)
-    x_valid_skew_3_2 <= \$14 ;
+    x_skew_4_2 <= \$22 ;
   always @(posedge clk)
-    x_valid_skew_3_3 <= \$15 ;
+    x_skew_4_3 <= \$23 ;
   always @(posedge clk)
-    x_flag_skew_3_1 <= \$16 ;
+    x_skew_4_4 <= \$24 ;
   always @(posedge clk)
-    x_flag_skew_3_2 <= \$17 ;
+    x_skew_5_1 <= \$25 ;
   always @(posedge clk)
-    x_flag_skew_3_3 <= \$18 ;
+    x_skew_5_2 <= \$26 ;
   always @(posedge clk)
-    x_skew_4_1 <= \$19 ;
+    x_skew_5_3 <= \$27 ;
   always @(posedge clk)
-    x_skew_4_2 <= \$20 ;
+    x_skew_5_4 <= \$28 ;
   always @(posedge clk)
-    x_skew_4_3 <= \$21 ;
+    x_skew_5_5 <= \$29 ;
   always @(posedge clk)
-    x_skew_4_4 <= \$22 ;
+    x_skew_6_1 <= \$30 ;
   always @(posedge clk)
-    x_valid_skew_4_1 <= \$23 ;
+    x_skew_6_2 <= \$31 ;
   always @(posedge clk)
-    x_valid_skew_4_2 <= \$24 ;
+    x_skew_6_3 <= \$32 ;
   always @(posedge clk)
-    x_valid_skew_4_3 <= \$25 ;
+    x_skew_6_4 <= \$33 ;
   always @(posedge clk)
-    x_valid_skew_4_4 <= \$26 ;
+    x_skew_6_5 <= \$34 ;
   always @(posedge clk)
-    x_flag_skew_4_1 <= \$27 ;
+    x_skew_6_6 <= \$35 ;
   always @(posedge clk)
-    x_flag_skew_4_2 <= \$28 ;
+    x_skew_7_1 <= \$36 ;
   always @(posedge clk)
-    x_flag_skew_4_3 <= \$29 ;
+    x_skew_7_2 <= \$37 ;
   always @(posedge clk)
-    x_flag_skew_4_4 <= \$30 ;
+    x_skew_7_3 <= \$38 ;
   always @(posedge clk)
-    x_skew_5_1 <= \$31 ;
+    x_skew_7_4 <= \$39 ;
   always @(posedge clk)
-    x_skew_5_2 <= \$32 ;
+    x_skew_7_5 <= \$40 ;
   always @(posedge clk)
-    x_skew_5_3 <= \$33 ;
+    x_skew_7_6 <= \$41 ;
   always @(posedge clk)
-    x_skew_5_4 <= \$34 ;
+    x_skew_7_7 <= \$42 ;
   always @(posedge clk)
-    x_skew_5_5 <= \$35 ;
+    w_valid_skew_1 <= \$43 ;
   always @(posedge clk)
-    x_valid_skew_5_1 <= \$36 ;
+    w_valid_skew_2 <= \$44 ;
   always @(posedge clk)
-    x_valid_skew_5_2 <= \$37 ;
+    w_valid_skew_3 <= \$45 ;
   always @(posedge clk)
-    x_valid_skew_5_3 <= \$38 ;
+    w_valid_skew_4 <= \$46 ;
   always @(posedge clk)
-    x_valid_skew_5_4 <= \$39 ;
+    w_valid_skew_5 <= \$47 ;
   always @(posedge clk)
-    x_valid_skew_5_5 <= \$40 ;
+    w_tag_skew_1 <= \$48 ;
   always @(posedge clk)
-    x_flag_skew_5_1 <= \$41 ;
+    w_tag_skew_2 <= \$49 ;
   always @(posedge clk)
-    x_flag_skew_5_2 <= \$42 ;
+    w_tag_skew_3 <= \$50 ;
   always @(posedge clk)
-    x_flag_skew_5_3 <= \$43 ;
+    w_tag_skew_4 <= \$51 ;
   always @(posedge clk)
-    x_flag_skew_5_4 <= \$44 ;
+    w_tag_skew_5 <= \$52 ;
   always @(posedge clk)
-    x_flag_skew_5_5 <= \$45 ;
+    w_skew_1_1 <= \$53 ;
   always @(posedge clk)
-    x_skew_6_1 <= \$46 ;
+    w_skew_2_1 <= \$54 ;
   always @(posedge clk)
-    x_skew_6_2 <= \$47 ;
+    w_skew_2_2 <= \$55 ;
   always @(posedge clk)
-    x_skew_6_3 <= \$48 ;
+    w_skew_3_1 <= \$56 ;
   always @(posedge clk)
-    x_skew_6_4 <= \$49 ;
+    w_skew_3_2 <= \$57 ;
   always @(posedge clk)
-    x_skew_6_5 <= \$50 ;
+    w_skew_3_3 <= \$58 ;
   always @(posedge clk)
-    x_skew_6_6 <= \$51 ;
+    w_skew_4_1 <= \$59 ;
   always @(posedge clk)
-    x_valid_skew_6_1 <= \$52 ;
+    w_skew_4_2 <= \$60 ;
   always @(posedge clk)
-    x_valid_skew_6_2 <= \$53 ;
+    w_skew_4_3 <= \$61 ;
   always @(posedge clk)
-    x_valid_skew_6_3 <= \$54 ;
+    w_skew_4_4 <= \$62 ;
   always @(posedge clk)
-    x_valid_skew_6_4 <= \$55 ;
+    w_skew_5_1 <= \$63 ;
   always @(posedge clk)
-    x_valid_skew_6_5 <= \$56 ;
+    w_skew_5_2 <= \$64 ;
   always @(posedge clk)
-    x_valid_skew_6_6 <= \$57 ;
+    w_skew_5_3 <= \$65 ;
   always @(posedge clk)
-    x_flag_skew_6_1 <= \$58 ;
+    w_skew_5_4 <= \$66 ;
   always @(posedge clk)
-    x_flag_skew_6_2 <= \$59 ;
+    w_skew_5_5 <= \$67 ;
   always @(posedge clk)
-    x_flag_skew_6_3 <= \$60 ;
+    out_skew_0_1 <= \$68 ;
   always @(posedge clk)
-    x_flag_skew_6_4 <= \$61 ;
+    out_skew_0_2 <= \$69 ;
   always @(posedge clk)
-    x_flag_skew_6_5 <= \$62 ;
+    out_skew_0_3 <= \$70 ;
   always @(posedge clk)
-    x_flag_skew_6_6 <= \$63 ;
+    out_skew_0_4 <= \$71 ;
   always @(posedge clk)
-    x_skew_7_1 <= \$64 ;
+    out_data_0 <= \$72 ;
   always @(posedge clk)
-    x_skew_7_2 <= \$65 ;
+    out_skew_1_1 <= \$73 ;
   always @(posedge clk)
-    x_skew_7_3 <= \$66 ;
+    out_skew_1_2 <= \$74 ;
   always @(posedge clk)
-    x_skew_7_4 <= \$67 ;
-  always @(posedge clk)
-    x_skew_7_5 <= \$68 ;
-  always @(posedge clk)
-    x_skew_7_6 <= \$69 ;
-  always @(posedge clk)
-    x_skew_7_7 <= \$70 ;
-  always @(posedge clk)
-    x_valid_skew_7_1 <= \$71 ;
-  always @(posedge clk)
-    x_valid_skew_7_2 <= \$72 ;
-  always @(posedge clk)
-    x_valid_skew_7_3 <= \$73 ;
-  always @(posedge clk)
-    x_valid_skew_7_4 <= \$74 ;
-  always @(posedge clk)
-    x_valid_skew_7_5 <= \$75 ;
-  always @(posedge clk)
-    x_valid_skew_7_6 <= \$76 ;
-  always @(posedge clk)
-    x_valid_skew_7_7 <= \$77 ;
-  always @(posedge clk)
-    x_flag_skew_7_1 <= \$78 ;
-  always @(posedge clk)
-    x_flag_skew_7_2 <= \$79 ;
-  always @(posedge clk)
-    x_flag_skew_7_3 <= \$80 ;
-  always @(posedge clk)
-    x_flag_skew_7_4 <= \$81 ;
-  always @(posedge clk)
-    x_flag_skew_7_5 <= \$82 ;
-  always @(posedge clk)
-    x_flag_skew_7_6 <= \$83 ;
-  always @(posedge clk)
-    x_flag_skew_7_7 <= \$84 ;
-  always @(posedge clk)
-    w_skew_1_1 <= \$85 ;
-  always @(posedge clk)
-    w_valid_skew_1_1 <= \$86 ;
-  always @(posedge clk)
-    w_tag_skew_1_1 <= \$87 ;
-  always @(posedge clk)
-    w_skew_2_1 <= \$88 ;
-  always @(posedge clk)
-    w_skew_2_2 <= \$89 ;
-  always @(posedge clk)
-    w_valid_skew_2_1 <= \$90 ;
-  always @(posedge clk)
-    w_valid_skew_2_2 <= \$91 ;
-  always @(posedge clk)
-    w_tag_skew_2_1 <= \$92 ;
-  always @(posedge clk)
-    w_tag_skew_2_2 <= \$93 ;
-  always @(posedge clk)
-    w_skew_3_1 <= \$94 ;
-  always @(posedge clk)
-    w_skew_3_2 <= \$95 ;
-  always @(posedge clk)
-    w_skew_3_3 <= \$96 ;
-  always @(posedge clk)
-    w_valid_skew_3_1 <= \$97 ;
-  always @(posedge clk)
-    w_valid_skew_3_2 <= \$98 ;
-  always @(posedge clk)
-    w_valid_skew_3_3 <= \$99 ;
-  always @(posedge clk)
-    w_tag_skew_3_1 <= \$100 ;
-  always @(posedge clk)
-    w_tag_skew_3_2 <= \$101 ;
-  always @(posedge clk)
-    w_tag_skew_3_3 <= \$102 ;
-  always @(posedge clk)
-    w_skew_4_1 <= \$103 ;
-  always @(posedge clk)
-    w_skew_4_2 <= \$104 ;
-  always @(posedge clk)
-    w_skew_4_3 <= \$105 ;
-  always @(posedge clk)
-    w_skew_4_4 <= \$106 ;
-  always @(posedge clk)
-    w_valid_skew_4_1 <= \$107 ;
-  always @(posedge clk)
-    w_valid_skew_4_2 <= \$108 ;
-  always @(posedge clk)
-    w_valid_skew_4_3 <= \$109 ;
-  always @(posedge clk)
-    w_valid_skew_4_4 <= \$110 ;
-  always @(posedge clk)
-    w_tag_skew_4_1 <= \$111 ;
-  always @(posedge clk)
-    w_tag_skew_4_2 <= \$112 ;
-  always @(posedge clk)
-    w_tag_skew_4_3 <= \$113 ;
-  always @(posedge clk)
-    w_tag_skew_4_4 <= \$114 ;
-  always @(posedge clk)
-    w_skew_5_1 <= \$115 ;
-  always @(posedge clk)
-    w_skew_5_2 <= \$116 ;
-  always @(posedge clk)
-    w_skew_5_3 <= \$117 ;
-  always @(posedge clk)
-    w_skew_5_4 <= \$118 ;
-  always @(posedge clk)
-    w_skew_5_5 <= \$119 ;
-  always @(posedge clk)
-    w_valid_skew_5_1 <= \$120 ;
-  always @(posedge clk)
-    w_valid_skew_5_2 <= \$121 ;
-  always @(posedge clk)
-    w_valid_skew_5_3 <= \$122 ;
-  always @(posedge clk)
-    w_valid_skew_5_4 <= \$123 ;
-  always @(posedge clk)
-    w_valid_skew_5_5 <= \$124 ;
-  always @(posedge clk)
-    w_tag_skew_5_1 <= \$125 ;
-  always @(posedge clk)
-    w_tag_skew_5_2 <= \$126 ;
-  always @(posedge clk)
-    w_tag_skew_5_3 <= \$127 ;
-  always @(posedge clk)
-    w_tag_skew_5_4 <= \$128 ;
-  always @(posedge clk)
-    w_tag_skew_5_5 <= \$129 ;
-  always @(posedge clk)
-    out_skew_0_1 <= \$130 ;
-  always @(posedge clk)
-    out_skew_0_2 <= \$131 ;
-  always @(posedge clk)
-    out_skew_0_3 <= \$132 ;
-  always @(posedge clk)
-    out_skew_0_4 <= \$133 ;
-  always @(posedge clk)
-    out_data_0 <= \$134 ;
-  always @(posedge clk)
-    out_skew_1_1 <= \$135 ;
-  always @(posedge clk)
-    out_skew_1_2 <= \$136 ;
-  always @(posedge clk)
-    out_skew_1_3 <= \$137 ;
-  always @(posedge clk)
-    out_data_1 <= \$138 ;
-  always @(posedge clk)
-    out_skew_2_1 <= \$139 ;
-  always @(posedge clk)
-    out_skew_2_2 <= \$140 ;
-  always @(posedge clk)
-    out_data_2 <= \$141 ;
-  always @(posedge clk)
-    out_skew_3_1 <= \$142 ;
-  always @(posedge clk)
-    out_data_3 <= \$143 ;
-  always @(posedge clk)
-    out_data_4 <= \$144 ;
+    out_skew_1_3 <= \$75 ;
+  always @(posedge clk)
+    out_data_1 <= \$76 ;
+  always @(posedge clk)
+    out_skew_2_1 <= \$77 ;
+  always @(posedge clk)
+    out_skew_2_2 <= \$78 ;
+  always @(posedge clk)
+    out_data_2 <= \$79 ;
+  always @(posedge clk)
+    out_skew_3_1 <= \$80 ;
+  always @(posedge clk)
+    out_data_3 <= \$81 ;
+  always @(posedge clk)
+    out_data_4 <= \$82 ;
+  always @(posedge clk)
+    x_valid_skew_1 <= \$1 ;
+  always @(posedge clk)
+    x_valid_skew_2 <= \$2 ;
+  always @(posedge clk)
+    x_valid_skew_3 <= \$3 ;
+  always @(posedge clk)
+    x_valid_skew_4 <= \$4 ;
+  always @(posedge clk)
+    x_valid_skew_5 <= \$5 ;
+  always @(posedge clk)
+    x_valid_skew_6 <= \$6 ;
+  always @(posedge clk)
+    x_valid_skew_7 <= \$7 ;
+  always @(posedge clk)
+    x_flag_skew_1 <= \$8 ;
+  assign \$procmux$1_Y  = \$procmux$2_CMP  ? 32'd0 : pe_r7_c4_psum;
+  assign \$procmux$101_Y  = \$procmux$102_CMP  ? 8'h00 : x_skew_6_2;
+  assign \$procmux$103_Y  = \$procmux$104_CMP  ? 8'h00 : x_skew_6_1;
+  assign \$procmux$105_Y  = \$procmux$106_CMP  ? 8'h00 : x_data_6;
+  assign \$procmux$107_Y  = \$procmux$108_CMP  ? 8'h00 : x_skew_5_4;
+  assign \$procmux$109_Y  = \$procmux$110_CMP  ? 8'h00 : x_skew_5_3;
+  assign \$procmux$11_Y  = \$procmux$12_CMP  ? 32'd0 : pe_r7_c2_psum;
+  assign \$procmux$111_Y  = \$procmux$112_CMP  ? 8'h00 : x_skew_5_2;
+  assign \$procmux$113_Y  = \$procmux$114_CMP  ? 8'h00 : x_skew_5_1;
+  assign \$procmux$115_Y  = \$procmux$116_CMP  ? 8'h00 : x_data_5;
+  assign \$procmux$117_Y  = \$procmux$118_CMP  ? 8'h00 : x_skew_4_3;
+  assign \$procmux$119_Y  = \$procmux$120_CMP  ? 8'h00 : x_skew_4_2;
+  assign \$procmux$121_Y  = \$procmux$122_CMP  ? 8'h00 : x_skew_4_1;
+  assign \$procmux$123_Y  = \$procmux$124_CMP  ? 8'h00 : x_data_4;
+  assign \$procmux$125_Y  = \$procmux$126_CMP  ? 8'h00 : x_skew_3_2;
+  assign \$procmux$127_Y  = \$procmux$128_CMP  ? 8'h00 : x_skew_3_1;
+  assign \$procmux$129_Y  = \$procmux$130_CMP  ? 8'h00 : x_data_3;
+  assign \$procmux$13_Y  = \$procmux$14_CMP  ? 32'd0 : out_skew_1_3;
+  assign \$procmux$131_Y  = \$procmux$132_CMP  ? 8'h00 : x_skew_2_1;
+  assign \$procmux$133_Y  = \$procmux$134_CMP  ? 8'h00 : x_data_2;
+  assign \$procmux$135_Y  = \$procmux$136_CMP  ? 8'h00 : x_data_1;
+  assign \$procmux$137_Y  = \$procmux$138_CMP  ? 1'h0 : x_flag_skew_6;
+  assign \$procmux$139_Y  = \$procmux$140_CMP  ? 1'h0 : x_flag_skew_5;
+  assign \$procmux$141_Y  = \$procmux$142_CMP  ? 1'h0 : x_flag_skew_4;
+  assign \$procmux$143_Y  = \$procmux$144_CMP  ? 1'h0 : x_flag_skew_3;
+  assign \$procmux$145_Y  = \$procmux$146_CMP  ? 1'h0 : x_flag_skew_2;
+  assign \$procmux$147_Y  = \$procmux$148_CMP  ? 1'h0 : x_flag_skew_1;
+  assign \$procmux$149_Y  = \$procmux$150_CMP  ? 1'h0 : x_flag;
+  assign \$procmux$15_Y  = \$procmux$16_CMP  ? 32'd0 : out_skew_1_2;
+  assign \$procmux$151_Y  = \$procmux$152_CMP  ? 1'h0 : x_valid_skew_6;
+  assign \$procmux$153_Y  = \$procmux$154_CMP  ? 1'h0 : x_valid_skew_5;
+  assign \$procmux$155_Y  = \$procmux$156_CMP  ? 1'h0 : x_valid_skew_4;
+  assign \$procmux$157_Y  = \$procmux$158_CMP  ? 1'h0 : x_valid_skew_3;
+  assign \$procmux$159_Y  = \$procmux$160_CMP  ? 1'h0 : x_valid_skew_2;
+  assign \$procmux$161_Y  = \$procmux$162_CMP  ? 1'h0 : x_valid_skew_1;
+  assign \$procmux$163_Y  = \$procmux$164_CMP  ? 1'h0 : x_valid;
+  assign \$procmux$17_Y  = \$procmux$18_CMP  ? 32'd0 : out_skew_1_1;
+  assign \$procmux$19_Y  = \$procmux$20_CMP  ? 32'd0 : pe_r7_c1_psum;
+  assign \$procmux$21_Y  = \$procmux$22_CMP  ? 32'd0 : out_skew_0_4;
+  assign \$procmux$23_Y  = \$procmux$24_CMP  ? 32'd0 : out_skew_0_3;
+  assign \$procmux$25_Y  = \$procmux$26_CMP  ? 32'd0 : out_skew_0_2;
+  assign \$procmux$27_Y  = \$procmux$28_CMP  ? 32'd0 : out_skew_0_1;
+  assign \$procmux$29_Y  = \$procmux$30_CMP  ? 32'd0 : pe_r7_c0_psum;
+  assign \$procmux$3_Y  = \$procmux$4_CMP  ? 32'd0 : out_skew_3_1;
+  assign \$procmux$31_Y  = \$procmux$32_CMP  ? 8'h00 : w_skew_5_4;
+  assign \$procmux$33_Y  = \$procmux$34_CMP  ? 8'h00 : w_skew_5_3;
+  assign \$procmux$35_Y  = \$procmux$36_CMP  ? 8'h00 : w_skew_5_2;
+  assign \$procmux$37_Y  = \$procmux$38_CMP  ? 8'h00 : w_skew_5_1;
+  assign \$procmux$39_Y  = \$procmux$40_CMP  ? 8'h00 : w_data_5;
+  assign \$procmux$41_Y  = \$procmux$42_CMP  ? 8'h00 : w_skew_4_3;
+  assign \$procmux$43_Y  = \$procmux$44_CMP  ? 8'h00 : w_skew_4_2;
+  assign \$procmux$45_Y  = \$procmux$46_CMP  ? 8'h00 : w_skew_4_1;
+  assign \$procmux$47_Y  = \$procmux$48_CMP  ? 8'h00 : w_data_4;
+  assign \$procmux$49_Y  = \$procmux$50_CMP  ? 8'h00 : w_skew_3_2;
+  assign \$procmux$5_Y  = \$procmux$6_CMP  ? 32'd0 : pe_r7_c3_psum;
+  assign \$procmux$51_Y  = \$procmux$52_CMP  ? 8'h00 : w_skew_3_1;
+  assign \$procmux$53_Y  = \$procmux$54_CMP  ? 8'h00 : w_data_3;
+  assign \$procmux$55_Y  = \$procmux$56_CMP  ? 8'h00 : w_skew_2_1;
+  assign \$procmux$57_Y  = \$procmux$58_CMP  ? 8'h00 : w_data_2;
+  assign \$procmux$59_Y  = \$procmux$60_CMP  ? 8'h00 : w_data_1;
+  assign \$procmux$61_Y  = \$procmux$62_CMP  ? 3'h0 : w_tag_skew_4;
+  assign \$procmux$63_Y  = \$procmux$64_CMP  ? 3'h0 : w_tag_skew_3;
+  assign \$procmux$65_Y  = \$procmux$66_CMP  ? 3'h0 : w_tag_skew_2;
+  assign \$procmux$67_Y  = \$procmux$68_CMP  ? 3'h0 : w_tag_skew_1;
+  assign \$procmux$69_Y  = \$procmux$70_CMP  ? 3'h0 : w_tag;
+  assign \$procmux$7_Y  = \$procmux$8_CMP  ? 32'd0 : out_skew_2_2;
+  assign \$procmux$71_Y  = \$procmux$72_CMP  ? 1'h0 : w_valid_skew_4;
+  assign \$procmux$73_Y  = \$procmux$74_CMP  ? 1'h0 : w_valid_skew_3;
+  assign \$procmux$75_Y  = \$procmux$76_CMP  ? 1'h0 : w_valid_skew_2;
+  assign \$procmux$77_Y  = \$procmux$78_CMP  ? 1'h0 : w_valid_skew_1;
+  assign \$procmux$79_Y  = \$procmux$80_CMP  ? 1'h0 : w_valid;
+  assign \$procmux$81_Y  = \$procmux$82_CMP  ? 8'h00 : x_skew_7_6;
+  assign \$procmux$83_Y  = \$procmux$84_CMP  ? 8'h00 : x_skew_7_5;
+  assign \$procmux$85_Y  = \$procmux$86_CMP  ? 8'h00 : x_skew_7_4;
+  assign \$procmux$87_Y  = \$procmux$88_CMP  ? 8'h00 : x_skew_7_3;
+  assign \$procmux$89_Y  = \$procmux$90_CMP  ? 8'h00 : x_skew_7_2;
+  assign \$procmux$9_Y  = \$procmux$10_CMP  ? 32'd0 : out_skew_2_1;
+  assign \$procmux$91_Y  = \$procmux$92_CMP  ? 8'h00 : x_skew_7_1;
+  assign \$procmux$93_Y  = \$procmux$94_CMP  ? 8'h00 : x_data_7;
+  assign \$procmux$95_Y  = \$procmux$96_CMP  ? 8'h00 : x_skew_6_5;
+  assign \$procmux$97_Y  = \$procmux$98_CMP  ? 8'h00 : x_skew_6_4;
+  assign \$procmux$99_Y  = \$procmux$100_CMP  ? 8'h00 : x_skew_6_3;
   systolic_array_pe pe_r0_c0 (
     .clk(clk),
     .load(load_0),
@@ -1192,9 +1168,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w(pe_r0_c1_w),
     .w_in(w_skew_1_1),
     .w_tag(pe_r0_c1_w_tag),
-    .w_tag_in(w_tag_skew_1_1),
+    .w_tag_in(w_tag_skew_1),
     .w_valid(pe_r0_c1_w_valid),
-    .w_valid_in(w_valid_skew_1_1),
+    .w_valid_in(w_valid_skew_1),
     .x(pe_r0_c1_x),
     .x_flag(pe_r0_c1_x_flag),
     .x_flag_in(pe_r0_c0_x_flag),
@@ -1213,9 +1189,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w(pe_r0_c2_w),
     .w_in(w_skew_2_2),
     .w_tag(pe_r0_c2_w_tag),
-    .w_tag_in(w_tag_skew_2_2),
+    .w_tag_in(w_tag_skew_2),
     .w_valid(pe_r0_c2_w_valid),
-    .w_valid_in(w_valid_skew_2_2),
+    .w_valid_in(w_valid_skew_2),
     .x(pe_r0_c2_x),
     .x_flag(pe_r0_c2_x_flag),
     .x_flag_in(pe_r0_c1_x_flag),
@@ -1234,9 +1210,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w(pe_r0_c3_w),
     .w_in(w_skew_3_3),
     .w_tag(pe_r0_c3_w_tag),
-    .w_tag_in(w_tag_skew_3_3),
+    .w_tag_in(w_tag_skew_3),
     .w_valid(pe_r0_c3_w_valid),
-    .w_valid_in(w_valid_skew_3_3),
+    .w_valid_in(w_valid_skew_3),
     .x(pe_r0_c3_x),
     .x_flag(pe_r0_c3_x_flag),
     .x_flag_in(pe_r0_c2_x_flag),
@@ -1255,9 +1231,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w(pe_r0_c4_w),
     .w_in(w_skew_4_4),
     .w_tag(pe_r0_c4_w_tag),
-    .w_tag_in(w_tag_skew_4_4),
+    .w_tag_in(w_tag_skew_4),
     .w_valid(pe_r0_c4_w_valid),
-    .w_valid_in(w_valid_skew_4_4),
+    .w_valid_in(w_valid_skew_4),
     .x(pe_r0_c4_x),
     .x_flag(pe_r0_c4_x_flag),
     .x_flag_in(pe_r0_c3_x_flag),
@@ -1276,9 +1252,9 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w(pe_r0_c5_w),
     .w_in(w_skew_5_5),
     .w_tag(pe_r0_c5_w_tag),
-    .w_tag_in(w_tag_skew_5_5),
+    .w_tag_in(w_tag_skew_5),
     .w_valid(pe_r0_c5_w_valid),
-    .w_valid_in(w_valid_skew_5_5),
+    .w_valid_in(w_valid_skew_5),
     .x_flag_in(pe_r0_c4_x_flag),
     .x_in(pe_r0_c4_x),
     .x_valid_in(pe_r0_c4_x_valid)
@@ -1299,10 +1275,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r0_c0_w_valid),
     .x(pe_r1_c0_x),
     .x_flag(pe_r1_c0_x_flag),
-    .x_flag_in(x_flag_skew_1_1),
+    .x_flag_in(x_flag_skew_1),
     .x_in(x_skew_1_1),
     .x_valid(pe_r1_c0_x_valid),
-    .x_valid_in(x_valid_skew_1_1)
+    .x_valid_in(x_valid_skew_1)
   );
   systolic_array_pe pe_r1_c1 (
     .clk(clk),
@@ -1422,10 +1398,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r1_c0_w_valid),
     .x(pe_r2_c0_x),
     .x_flag(pe_r2_c0_x_flag),
-    .x_flag_in(x_flag_skew_2_2),
+    .x_flag_in(x_flag_skew_2),
     .x_in(x_skew_2_2),
     .x_valid(pe_r2_c0_x_valid),
-    .x_valid_in(x_valid_skew_2_2)
+    .x_valid_in(x_valid_skew_2)
   );
   systolic_array_pe pe_r2_c1 (
     .clk(clk),
@@ -1545,10 +1521,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r2_c0_w_valid),
     .x(pe_r3_c0_x),
     .x_flag(pe_r3_c0_x_flag),
-    .x_flag_in(x_flag_skew_3_3),
+    .x_flag_in(x_flag_skew_3),
     .x_in(x_skew_3_3),
     .x_valid(pe_r3_c0_x_valid),
-    .x_valid_in(x_valid_skew_3_3)
+    .x_valid_in(x_valid_skew_3)
   );
   systolic_array_pe pe_r3_c1 (
     .clk(clk),
@@ -1668,10 +1644,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r3_c0_w_valid),
     .x(pe_r4_c0_x),
     .x_flag(pe_r4_c0_x_flag),
-    .x_flag_in(x_flag_skew_4_4),
+    .x_flag_in(x_flag_skew_4),
     .x_in(x_skew_4_4),
     .x_valid(pe_r4_c0_x_valid),
-    .x_valid_in(x_valid_skew_4_4)
+    .x_valid_in(x_valid_skew_4)
   );
   systolic_array_pe pe_r4_c1 (
     .clk(clk),
@@ -1791,10 +1767,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r4_c0_w_valid),
     .x(pe_r5_c0_x),
     .x_flag(pe_r5_c0_x_flag),
-    .x_flag_in(x_flag_skew_5_5),
+    .x_flag_in(x_flag_skew_5),
     .x_in(x_skew_5_5),
     .x_valid(pe_r5_c0_x_valid),
-    .x_valid_in(x_valid_skew_5_5)
+    .x_valid_in(x_valid_skew_5)
   );
   systolic_array_pe pe_r5_c1 (
     .clk(clk),
@@ -1914,10 +1890,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r5_c0_w_valid),
     .x(pe_r6_c0_x),
     .x_flag(pe_r6_c0_x_flag),
-    .x_flag_in(x_flag_skew_6_6),
+    .x_flag_in(x_flag_skew_6),
     .x_in(x_skew_6_6),
     .x_valid(pe_r6_c0_x_valid),
-    .x_valid_in(x_valid_skew_6_6)
+    .x_valid_in(x_valid_skew_6)
   );
   systolic_array_pe pe_r6_c1 (
     .clk(clk),
@@ -2033,10 +2009,10 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .w_valid_in(pe_r6_c0_w_valid),
     .x(pe_r7_c0_x),
     .x_flag(load_0),
-    .x_flag_in(x_flag_skew_7_7),
+    .x_flag_in(x_flag_skew_7),
     .x_in(x_skew_7_7),
     .x_valid(pe_r7_c0_x_valid),
-    .x_valid_in(x_valid_skew_7_7)
+    .x_valid_in(x_valid_skew_7)
   );
   systolic_array_pe pe_r7_c1 (
     .clk(clk),
@@ -2122,1014 +2098,6 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
     .x_in(pe_r7_c4_x),
     .x_valid_in(pe_r7_c4_x_valid)
   );
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$1  = x_data_1;
-    if (rst) begin
-      \$1  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$2  = x_valid;
-    if (rst) begin
-      \$2  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$3  = x_flag;
-    if (rst) begin
-      \$3  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$4  = x_data_2;
-    if (rst) begin
-      \$4  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$5  = x_skew_2_1;
-    if (rst) begin
-      \$5  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$6  = x_valid;
-    if (rst) begin
-      \$6  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$7  = x_valid_skew_2_1;
-    if (rst) begin
-      \$7  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$8  = x_flag;
-    if (rst) begin
-      \$8  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$9  = x_flag_skew_2_1;
-    if (rst) begin
-      \$9  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$10  = x_data_3;
-    if (rst) begin
-      \$10  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$11  = x_skew_3_1;
-    if (rst) begin
-      \$11  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$12  = x_skew_3_2;
-    if (rst) begin
-      \$12  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$13  = x_valid;
-    if (rst) begin
-      \$13  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$14  = x_valid_skew_3_1;
-    if (rst) begin
-      \$14  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$15  = x_valid_skew_3_2;
-    if (rst) begin
-      \$15  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$16  = x_flag;
-    if (rst) begin
-      \$16  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = x_flag_skew_3_1;
-    if (rst) begin
-      \$17  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = x_flag_skew_3_2;
-    if (rst) begin
-      \$18  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = x_data_4;
-    if (rst) begin
-      \$19  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = x_skew_4_1;
-    if (rst) begin
-      \$20  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = x_skew_4_2;
-    if (rst) begin
-      \$21  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = x_skew_4_3;
-    if (rst) begin
-      \$22  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = x_valid;
-    if (rst) begin
-      \$23  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = x_valid_skew_4_1;
-    if (rst) begin
-      \$24  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = x_valid_skew_4_2;
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = x_valid_skew_4_3;
-    if (rst) begin
-      \$26  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = x_flag;
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = x_flag_skew_4_1;
-    if (rst) begin
-      \$28  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = x_flag_skew_4_2;
-    if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = x_flag_skew_4_3;
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = x_data_5;
-    if (rst) begin
-      \$31  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = x_skew_5_1;
-    if (rst) begin
-      \$32  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = x_skew_5_2;
-    if (rst) begin
-      \$33  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = x_skew_5_3;
-    if (rst) begin
-      \$34  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = x_skew_5_4;
-    if (rst) begin
-      \$35  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = x_valid;
-    if (rst) begin
-      \$36  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = x_valid_skew_5_1;
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = x_valid_skew_5_2;
-    if (rst) begin
-      \$38  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = x_valid_skew_5_3;
-    if (rst) begin
-      \$39  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = x_valid_skew_5_4;
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = x_flag;
-    if (rst) begin
-      \$41  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = x_flag_skew_5_1;
-    if (rst) begin
-      \$42  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = x_flag_skew_5_2;
-    if (rst) begin
-      \$43  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = x_flag_skew_5_3;
-    if (rst) begin
-      \$44  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = x_flag_skew_5_4;
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = x_data_6;
-    if (rst) begin
-      \$46  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = x_skew_6_1;
-    if (rst) begin
-      \$47  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = x_skew_6_2;
-    if (rst) begin
-      \$48  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = x_skew_6_3;
-    if (rst) begin
-      \$49  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = x_skew_6_4;
-    if (rst) begin
-      \$50  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = x_skew_6_5;
-    if (rst) begin
-      \$51  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = x_valid;
-    if (rst) begin
-      \$52  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = x_valid_skew_6_1;
-    if (rst) begin
-      \$53  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = x_valid_skew_6_2;
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = x_valid_skew_6_3;
-    if (rst) begin
-      \$55  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = x_valid_skew_6_4;
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = x_valid_skew_6_5;
-    if (rst) begin
-      \$57  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = x_flag;
-    if (rst) begin
-      \$58  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = x_flag_skew_6_1;
-    if (rst) begin
-      \$59  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = x_flag_skew_6_2;
-    if (rst) begin
-      \$60  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = x_flag_skew_6_3;
-    if (rst) begin
-      \$61  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = x_flag_skew_6_4;
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = x_flag_skew_6_5;
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = x_data_7;
-    if (rst) begin
-      \$64  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = x_skew_7_1;
-    if (rst) begin
-      \$65  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = x_skew_7_2;
-    if (rst) begin
-      \$66  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = x_skew_7_3;
-    if (rst) begin
-      \$67  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = x_skew_7_4;
-    if (rst) begin
-      \$68  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = x_skew_7_5;
-    if (rst) begin
-      \$69  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = x_skew_7_6;
-    if (rst) begin
-      \$70  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = x_valid;
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = x_valid_skew_7_1;
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = x_valid_skew_7_2;
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = x_valid_skew_7_3;
-    if (rst) begin
-      \$74  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = x_valid_skew_7_4;
-    if (rst) begin
-      \$75  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = x_valid_skew_7_5;
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = x_valid_skew_7_6;
-    if (rst) begin
-      \$77  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = x_flag;
-    if (rst) begin
-      \$78  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = x_flag_skew_7_1;
-    if (rst) begin
-      \$79  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = x_flag_skew_7_2;
-    if (rst) begin
-      \$80  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = x_flag_skew_7_3;
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = x_flag_skew_7_4;
-    if (rst) begin
-      \$82  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = x_flag_skew_7_5;
-    if (rst) begin
-      \$83  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = x_flag_skew_7_6;
-    if (rst) begin
-      \$84  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = w_data_1;
-    if (rst) begin
-      \$85  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = w_valid;
-    if (rst) begin
-      \$86  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = w_tag;
-    if (rst) begin
-      \$87  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = w_data_2;
-    if (rst) begin
-      \$88  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = w_skew_2_1;
-    if (rst) begin
-      \$89  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$90  = w_valid;
-    if (rst) begin
-      \$90  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$91  = w_valid_skew_2_1;
-    if (rst) begin
-      \$91  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$92  = w_tag;
-    if (rst) begin
-      \$92  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$93  = w_tag_skew_2_1;
-    if (rst) begin
-      \$93  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$94  = w_data_3;
-    if (rst) begin
-      \$94  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$95  = w_skew_3_1;
-    if (rst) begin
-      \$95  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$96  = w_skew_3_2;
-    if (rst) begin
-      \$96  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$97  = w_valid;
-    if (rst) begin
-      \$97  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$98  = w_valid_skew_3_1;
-    if (rst) begin
-      \$98  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$99  = w_valid_skew_3_2;
-    if (rst) begin
-      \$99  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$100  = w_tag;
-    if (rst) begin
-      \$100  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$101  = w_tag_skew_3_1;
-    if (rst) begin
-      \$101  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$102  = w_tag_skew_3_2;
-    if (rst) begin
-      \$102  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = w_data_4;
-    if (rst) begin
-      \$103  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = w_skew_4_1;
-    if (rst) begin
-      \$104  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = w_skew_4_2;
-    if (rst) begin
-      \$105  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = w_skew_4_3;
-    if (rst) begin
-      \$106  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = w_valid;
-    if (rst) begin
-      \$107  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = w_valid_skew_4_1;
-    if (rst) begin
-      \$108  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = w_valid_skew_4_2;
-    if (rst) begin
-      \$109  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = w_valid_skew_4_3;
-    if (rst) begin
-      \$110  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = w_tag;
-    if (rst) begin
-      \$111  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = w_tag_skew_4_1;
-    if (rst) begin
-      \$112  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = w_tag_skew_4_2;
-    if (rst) begin
-      \$113  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = w_tag_skew_4_3;
-    if (rst) begin
-      \$114  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$115  = w_data_5;
-    if (rst) begin
-      \$115  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$116  = w_skew_5_1;
-    if (rst) begin
-      \$116  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$117  = w_skew_5_2;
-    if (rst) begin
-      \$117  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$118  = w_skew_5_3;
-    if (rst) begin
-      \$118  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$119  = w_skew_5_4;
-    if (rst) begin
-      \$119  = 8'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$120  = w_valid;
-    if (rst) begin
-      \$120  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$121  = w_valid_skew_5_1;
-    if (rst) begin
-      \$121  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$122  = w_valid_skew_5_2;
-    if (rst) begin
-      \$122  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$123  = w_valid_skew_5_3;
-    if (rst) begin
-      \$123  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$124  = w_valid_skew_5_4;
-    if (rst) begin
-      \$124  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$125  = w_tag;
-    if (rst) begin
-      \$125  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$126  = w_tag_skew_5_1;
-    if (rst) begin
-      \$126  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$127  = w_tag_skew_5_2;
-    if (rst) begin
-      \$127  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$128  = w_tag_skew_5_3;
-    if (rst) begin
-      \$128  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$129  = w_tag_skew_5_4;
-    if (rst) begin
-      \$129  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$130  = pe_r7_c0_psum;
-    if (rst) begin
-      \$130  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$131  = out_skew_0_1;
-    if (rst) begin
-      \$131  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$132  = out_skew_0_2;
-    if (rst) begin
-      \$132  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$133  = out_skew_0_3;
-    if (rst) begin
-      \$133  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$134  = out_skew_0_4;
-    if (rst) begin
-      \$134  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$135  = pe_r7_c1_psum;
-    if (rst) begin
-      \$135  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$136  = out_skew_1_1;
-    if (rst) begin
-      \$136  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$137  = out_skew_1_2;
-    if (rst) begin
-      \$137  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$138  = out_skew_1_3;
-    if (rst) begin
-      \$138  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$139  = pe_r7_c2_psum;
-    if (rst) begin
-      \$139  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$140  = out_skew_2_1;
-    if (rst) begin
-      \$140  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$141  = out_skew_2_2;
-    if (rst) begin
-      \$141  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$142  = pe_r7_c3_psum;
-    if (rst) begin
-      \$142  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$143  = out_skew_3_1;
-    if (rst) begin
-      \$143  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$144  = pe_r7_c4_psum;
-    if (rst) begin
-      \$144  = 32'd0;
-    end
-  end
   assign out_skew_0_5 = out_data_0;
   assign out_skew_1_4 = out_data_1;
   assign out_skew_2_3 = out_data_2;
@@ -3143,4 +2111,168 @@ module systolic_array(x_data_1, x_data_2, x_data_3, x_data_4, x_data_5, x_data_6
   assign pe_r7_c5_x_flag = load_5;
   assign pe_r7_c5_psum = out_data_5;
   assign pe_r7_c5_psum_valid = out_valid;
+  assign \$procmux$2_CMP  = rst;
+  assign \$82  = \$procmux$1_Y ;
+  assign \$procmux$4_CMP  = rst;
+  assign \$81  = \$procmux$3_Y ;
+  assign \$procmux$6_CMP  = rst;
+  assign \$80  = \$procmux$5_Y ;
+  assign \$procmux$8_CMP  = rst;
+  assign \$79  = \$procmux$7_Y ;
+  assign \$procmux$10_CMP  = rst;
+  assign \$78  = \$procmux$9_Y ;
+  assign \$procmux$12_CMP  = rst;
+  assign \$77  = \$procmux$11_Y ;
+  assign \$procmux$14_CMP  = rst;
+  assign \$76  = \$procmux$13_Y ;
+  assign \$procmux$16_CMP  = rst;
+  assign \$75  = \$procmux$15_Y ;
+  assign \$procmux$18_CMP  = rst;
+  assign \$74  = \$procmux$17_Y ;
+  assign \$procmux$20_CMP  = rst;
+  assign \$73  = \$procmux$19_Y ;
+  assign \$procmux$22_CMP  = rst;
+  assign \$72  = \$procmux$21_Y ;
+  assign \$procmux$24_CMP  = rst;
+  assign \$71  = \$procmux$23_Y ;
+  assign \$procmux$26_CMP  = rst;
+  assign \$70  = \$procmux$25_Y ;
+  assign \$procmux$28_CMP  = rst;
+  assign \$69  = \$procmux$27_Y ;
+  assign \$procmux$30_CMP  = rst;
+  assign \$68  = \$procmux$29_Y ;
+  assign \$procmux$32_CMP  = rst;
+  assign \$67  = \$procmux$31_Y ;
+  assign \$procmux$34_CMP  = rst;
+  assign \$66  = \$procmux$33_Y ;
+  assign \$procmux$36_CMP  = rst;
+  assign \$65  = \$procmux$35_Y ;
+  assign \$procmux$38_CMP  = rst;
+  assign \$64  = \$procmux$37_Y ;
+  assign \$procmux$40_CMP  = rst;
+  assign \$63  = \$procmux$39_Y ;
+  assign \$procmux$42_CMP  = rst;
+  assign \$62  = \$procmux$41_Y ;
+  assign \$procmux$44_CMP  = rst;
+  assign \$61  = \$procmux$43_Y ;
+  assign \$procmux$46_CMP  = rst;
+  assign \$60  = \$procmux$45_Y ;
+  assign \$procmux$48_CMP  = rst;
+  assign \$59  = \$procmux$47_Y ;
+  assign \$procmux$50_CMP  = rst;
+  assign \$58  = \$procmux$49_Y ;
+  assign \$procmux$52_CMP  = rst;
+  assign \$57  = \$procmux$51_Y ;
+  assign \$procmux$54_CMP  = rst;
+  assign \$56  = \$procmux$53_Y ;
+  assign \$procmux$56_CMP  = rst;
+  assign \$55  = \$procmux$55_Y ;
+  assign \$procmux$58_CMP  = rst;
+  assign \$54  = \$procmux$57_Y ;
+  assign \$procmux$60_CMP  = rst;
+  assign \$53  = \$procmux$59_Y ;
+  assign \$procmux$62_CMP  = rst;
+  assign \$52  = \$procmux$61_Y ;
+  assign \$procmux$64_CMP  = rst;
+  assign \$51  = \$procmux$63_Y ;
+  assign \$procmux$66_CMP  = rst;
+  assign \$50  = \$procmux$65_Y ;
+  assign \$procmux$68_CMP  = rst;
+  assign \$49  = \$procmux$67_Y ;
+  assign \$procmux$70_CMP  = rst;
+  assign \$48  = \$procmux$69_Y ;
+  assign \$procmux$72_CMP  = rst;
+  assign \$47  = \$procmux$71_Y ;
+  assign \$procmux$74_CMP  = rst;
+  assign \$46  = \$procmux$73_Y ;
+  assign \$procmux$76_CMP  = rst;
+  assign \$45  = \$procmux$75_Y ;
+  assign \$procmux$78_CMP  = rst;
+  assign \$44  = \$procmux$77_Y ;
+  assign \$procmux$80_CMP  = rst;
+  assign \$43  = \$procmux$79_Y ;
+  assign \$procmux$82_CMP  = rst;
+  assign \$42  = \$procmux$81_Y ;
+  assign \$procmux$84_CMP  = rst;
+  assign \$41  = \$procmux$83_Y ;
+  assign \$procmux$86_CMP  = rst;
+  assign \$40  = \$procmux$85_Y ;
+  assign \$procmux$88_CMP  = rst;
+  assign \$39  = \$procmux$87_Y ;
+  assign \$procmux$90_CMP  = rst;
+  assign \$38  = \$procmux$89_Y ;
+  assign \$procmux$92_CMP  = rst;
+  assign \$37  = \$procmux$91_Y ;
+  assign \$procmux$94_CMP  = rst;
+  assign \$36  = \$procmux$93_Y ;
+  assign \$procmux$96_CMP  = rst;
+  assign \$35  = \$procmux$95_Y ;
+  assign \$procmux$98_CMP  = rst;
+  assign \$34  = \$procmux$97_Y ;
+  assign \$procmux$100_CMP  = rst;
+  assign \$33  = \$procmux$99_Y ;
+  assign \$procmux$102_CMP  = rst;
+  assign \$32  = \$procmux$101_Y ;
+  assign \$procmux$104_CMP  = rst;
+  assign \$31  = \$procmux$103_Y ;
+  assign \$procmux$106_CMP  = rst;
+  assign \$30  = \$procmux$105_Y ;
+  assign \$procmux$108_CMP  = rst;
+  assign \$29  = \$procmux$107_Y ;
+  assign \$procmux$110_CMP  = rst;
+  assign \$28  = \$procmux$109_Y ;
+  assign \$procmux$112_CMP  = rst;
+  assign \$27  = \$procmux$111_Y ;
+  assign \$procmux$114_CMP  = rst;
+  assign \$26  = \$procmux$113_Y ;
+  assign \$procmux$116_CMP  = rst;
+  assign \$25  = \$procmux$115_Y ;
+  assign \$procmux$118_CMP  = rst;
+  assign \$24  = \$procmux$117_Y ;
+  assign \$procmux$120_CMP  = rst;
+  assign \$23  = \$procmux$119_Y ;
+  assign \$procmux$122_CMP  = rst;
+  assign \$22  = \$procmux$121_Y ;
+  assign \$procmux$124_CMP  = rst;
+  assign \$21  = \$procmux$123_Y ;
+  assign \$procmux$126_CMP  = rst;
+  assign \$20  = \$procmux$125_Y ;
+  assign \$procmux$128_CMP  = rst;
+  assign \$19  = \$procmux$127_Y ;
+  assign \$procmux$130_CMP  = rst;
+  assign \$18  = \$procmux$129_Y ;
+  assign \$procmux$132_CMP  = rst;
+  assign \$17  = \$procmux$131_Y ;
+  assign \$procmux$134_CMP  = rst;
+  assign \$16  = \$procmux$133_Y ;
+  assign \$procmux$136_CMP  = rst;
+  assign \$15  = \$procmux$135_Y ;
+  assign \$procmux$138_CMP  = rst;
+  assign \$14  = \$procmux$137_Y ;
+  assign \$procmux$140_CMP  = rst;
+  assign \$13  = \$procmux$139_Y ;
+  assign \$procmux$142_CMP  = rst;
+  assign \$12  = \$procmux$141_Y ;
+  assign \$procmux$144_CMP  = rst;
+  assign \$11  = \$procmux$143_Y ;
+  assign \$procmux$146_CMP  = rst;
+  assign \$10  = \$procmux$145_Y ;
+  assign \$procmux$148_CMP  = rst;
+  assign \$9  = \$procmux$147_Y ;
+  assign \$procmux$150_CMP  = rst;
+  assign \$8  = \$procmux$149_Y ;
+  assign \$procmux$152_CMP  = rst;
+  assign \$7  = \$procmux$151_Y ;
+  assign \$procmux$154_CMP  = rst;
+  assign \$6  = \$procmux$153_Y ;
+  assign \$procmux$156_CMP  = rst;
+  assign \$5  = \$procmux$155_Y ;
+  assign \$procmux$158_CMP  = rst;
+  assign \$4  = \$procmux$157_Y ;
+  assign \$procmux$160_CMP  = rst;
+  assign \$3  = \$procmux$159_Y ;
+  assign \$procmux$162_CMP  = rst;
+  assign \$2  = \$procmux$161_Y ;
+  assign \$procmux$164_CMP  = rst;
+  assign \$1  = \$procmux$163_Y ;
 endmodule

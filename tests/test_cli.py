@@ -59,7 +59,7 @@ def test_matmul_scalesim_timing():
     assert json.loads(out.stdout)["cycles"] == 4 * 18 - 1
 
 
-TOPOLOGY = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
+TOPOLOGY = """Layer name, IfH, IfW, FH, FW, Channels, Num Filter, Strides,
 Conv1, 10, 10, 3, 3, 4, 16, 1,
 FC1, 1, 1, 1, 1, 300, 40, 1,
 GEMM1, 20, 30, 50,

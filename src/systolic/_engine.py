@@ -9,7 +9,8 @@ from . import _kernels
 from ._config import BLOCK_COLS, BLOCK_CYCLES, BLOCK_ROWS
 from ._schedule import Problem, Schedule
 
-__all__ = ["CycleRun", "exact_product", "fast_output_stream", "overflow_count", "wrap"]
+__all__ = ["CycleRun", "exact_product", "exact_result", "fast_output_stream", "overflow_count",
+           "wrap"]
 
 # float64 sums of integer products are exact while every partial sum stays below 2**53.
 _FLOAT64_EXACT = 2**53
@@ -27,6 +28,13 @@ def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.astype(np.int64) @ b.astype(np.int64)
 
 
+def exact_result(problem: Problem) -> np.ndarray:
+    """The exact product in the problem's own orientation (``Y^T`` for ``is``)."""
+    if problem.dataflow.stationary_weights:
+        return exact_product(problem.x_src, problem.w_src)
+    return exact_product(np.ascontiguousarray(problem.x_src.T), problem.w_src)
+
+
 def wrap(values: np.ndarray, acc_bits: int) -> np.ndarray:
     """int64 ``values`` modulo ``2**acc_bits`` as signed int32."""
     half = np.int64(1) << np.int64(acc_bits - 1)
@@ -34,9 +42,18 @@ def wrap(values: np.ndarray, acc_bits: int) -> np.ndarray:
     return ((values + half) % modulus - half).astype(np.int32)
 
 
-def overflow_count(exact: np.ndarray, acc_bits: int) -> int:
-    """How many exact results lie outside the signed ``acc_bits`` range (contract section 1)."""
+def overflow_count(problem: Problem, acc_bits: int, exact: np.ndarray | None = None) -> int:
+    """How many exact results lie outside the signed ``acc_bits`` range (contract section 1).
+
+    No product is computed when ``K * max|a| * max|b|`` already fits: then nothing can
+    overflow. Otherwise ``exact`` (from :func:`exact_result`) is used or computed.
+    """
     half = 1 << (acc_bits - 1)
+    bound = problem.k * int(np.abs(problem.x_src).max()) * int(np.abs(problem.w_src).max())
+    if bound < half:
+        return 0
+    if exact is None:
+        exact = exact_result(problem)
     return int(np.count_nonzero((exact < -half) | (exact > half - 1)))
 
 

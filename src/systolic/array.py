@@ -8,7 +8,8 @@ import numpy as np
 
 from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
-from ._engine import CycleRun, exact_product, fast_output_stream, overflow_count, wrap
+from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
+from ._kernels import REGISTERS_WS
 from ._schedule import Problem, Schedule, greedy, make_problem
 from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
                         check_operands, check_size, check_trace_window)
@@ -146,17 +147,18 @@ class Stepper:
         True once every cycle of the run has been simulated.
     """
 
-    def __init__(self, array: SystolicArray, run: CycleRun, exact: np.ndarray):
+    def __init__(self, array: SystolicArray, run: CycleRun):
         self._array = array
         self._run = run
-        self._exact = exact
 
     @property
     def cycle(self) -> int:
+        """The next cycle to simulate."""
         return self._run.cycle
 
     @property
     def done(self) -> bool:
+        """True once every cycle of the run has been simulated."""
         return self._run.cycle >= self._run.total
 
     @property
@@ -181,7 +183,7 @@ class Stepper:
         """Finish the run and return its :class:`RunResult` (with the output stream)."""
         self._run.advance(self._run.total)
         return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
-                                   self._exact, "exact",
+                                   None, "exact",
                                    OutputStream(self._run.out_cycles, self._run.out_data), None)
 
 
@@ -239,11 +241,6 @@ class SystolicArray:
         gaps = check_gaps(gaps, problem.n_tiles * problem.vectors)
         return problem, greedy(problem, self._double_buffer, gaps), a_signed, b_signed
 
-    def _exact(self, problem: Problem) -> np.ndarray:
-        """The exact product in the problem's orientation (``Y^T`` for ``is``)."""
-        return exact_product(problem.x_src, problem.w_src) if problem.dataflow.value != "os" \
-            else exact_product(np.ascontiguousarray(problem.x_src.T), problem.w_src)
-
     def _result(self, problem, schedule, output, exact, timing, outputs, trace) -> RunResult:
         if timing == "exact":
             cycle_breakdown = schedule.breakdown
@@ -257,7 +254,7 @@ class SystolicArray:
             breakdown=cycle_breakdown,
             utilization=macs / (cycle_breakdown.total * self._rows * self._cols),
             macs=macs,
-            overflow_count=overflow_count(exact, self._acc_bits),
+            overflow_count=overflow_count(problem, self._acc_bits, exact),
             tiles=problem.n_tiles,
             vectors=problem.n_tiles * problem.vectors,
             outputs=outputs,
@@ -324,11 +321,10 @@ class SystolicArray:
                              "has no idle gaps")
         if trace is not None and engine != "cycle":
             raise ValueError(f"trace needs engine='cycle', got engine={engine!r}")
-        n_registers = 10
         window = check_trace_window(trace, schedule.total,
-                                    n_registers * self._rows * self._cols)
-        exact = self._exact(problem)
+                                    len(REGISTERS_WS) * self._rows * self._cols)
         if engine == "fast":
+            exact = exact_result(problem)
             output = wrap(exact, self._acc_bits)
             if problem.dataflow.value == "is":
                 output = np.ascontiguousarray(output.T)
@@ -349,7 +345,7 @@ class SystolicArray:
         array_trace = None
         if window is not None:
             array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
-        return self._result(problem, schedule, run.output(), exact, timing, outputs,
+        return self._result(problem, schedule, run.output(), None, timing, outputs,
                             array_trace)
 
     def _advance(self, run: CycleRun, trace, trace_first: int, progress) -> None:
@@ -440,7 +436,7 @@ class SystolicArray:
         """
         problem, schedule, _, _ = self._prepare(a, b, gaps)
         run = CycleRun(problem, schedule, self._acc_bits, True)
-        return Stepper(self, run, self._exact(problem))
+        return Stepper(self, run)
 
 
 def matmul(a, b, dims=(256, 256), dataflow="ws", *, engine: str = "fast") -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Pictures of runs: PE utilisation, cycle breakdowns, rooflines, timelines and array snapshots.
+"""Pictures of runs: PE utilisation, cycle breakdowns, rooflines, timelines, snapshots, waveforms.
 
 Every plotting function returns a :class:`matplotlib.figure.Figure` (or draws into a given
 ``ax`` and returns its figure) and never calls ``plt.show()``, so the same calls work in scripts,
@@ -226,6 +226,8 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
     -------
     matplotlib.figure.Figure
     """
+    import matplotlib
+
     if not rows:
         raise ValueError("rows must hold at least one (name, start, end) interval")
     lanes: dict[str, list[tuple[float, float]]] = {}
@@ -234,8 +236,6 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
             raise ValueError(f"row must be (name, start, end) with end >= start, got {row!r}")
         name, start, end = row
         lanes.setdefault(str(name), []).append((start, end - start))
-    import matplotlib
-
     colors = matplotlib.colormaps["tab10"]
     fig, ax = _figure(ax, (8, 0.5 * len(lanes) + 1.5))
     for i, (name, spans) in enumerate(lanes.items()):

@@ -29,7 +29,8 @@ _TOP = "systolic_array"
 _LANES = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid")
 _STATIONARY = {"ws": ("w_active", "w_shadow"), "is": ("w_active", "w_shadow"),
                "os": ("acc", "hold")}
-#: Port groups of the top module (a group names all of its indexed ports, e.g. every ``x_data_<r>``).
+#: Port groups of the top module; a group names all of its indexed ports (``x_data`` is every
+#: ``x_data_<r>``).
 PORTS = ("x_data", "x_valid", "x_flag", "w_data", "w_valid", "w_tag", "out_data", "out_valid")
 
 

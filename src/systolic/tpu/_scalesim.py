@@ -17,7 +17,8 @@ import numpy as np
 from ..array import SystolicArray
 from ..timing import scalesim_breakdown
 
-__all__ = ["LayerTiming", "TopologyError", "TopologyLayer", "read_topology", "time_topology"]
+__all__ = ["LayerTiming", "TopologyError", "TopologyLayer", "format_timings", "read_topology",
+           "time_topology"]
 
 
 class TopologyError(ValueError):
@@ -116,3 +117,18 @@ def time_topology(layers, rows: int = 256, cols: int = 256, *, engine: str = "fa
         scalesim = scalesim_breakdown(layer.m, layer.k, layer.n, rows, cols, "ws").total
         out.append(LayerTiming(layer, res.cycles, res.utilization, scalesim, res.macs))
     return out
+
+
+def format_timings(timings, rows: int, cols: int) -> str:
+    """A text table of :func:`time_topology` results with a total line."""
+    lines = [f"{'layer':<16}{'kind':<6}{'M':>8}{'K':>7}{'N':>7}{'cycles':>12}"
+             f"{'util':>8}{'SCALE-Sim':>12}"]
+    for t in timings:
+        lay = t.layer
+        lines.append(f"{lay.name[:15]:<16}{lay.kind:<6}{lay.m:>8}{lay.k:>7}{lay.n:>7}"
+                     f"{t.cycles:>12,}{t.utilization:>8.1%}{t.scalesim_cycles:>12,}")
+    cycles = sum(t.cycles for t in timings)
+    macs = sum(t.macs for t in timings)
+    lines.append(f"{'total':<44}{cycles:>12,}{macs / (cycles * rows * cols):>8.1%}"
+                 f"{sum(t.scalesim_cycles for t in timings):>12,}")
+    return "\n".join(lines)
