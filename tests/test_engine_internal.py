@@ -247,3 +247,22 @@ def test_trace_window_is_bounded():
     b = np.ones((100, 100), np.int8)
     with pytest.raises(ValueError, match=r"^trace window of 2000 cycles holds 200000000 "):
         arr.run(a, b, trace=(0, 2000))
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("blocks", [(1, 1, 1), (5, 2, 3), (64, 64, 64)])
+def test_cache_blocking_does_not_change_anything(dataflow, blocks, monkeypatch):
+    import systolic._engine as engine
+
+    rng = np.random.default_rng(21)
+    a, b = _operands(rng, 23, 17, 19, signed_b=True)
+    arr = systolic.SystolicArray(5, 7, dataflow, acc_bits=24)
+    gaps = rng.integers(0, 3, arr.run(a, b, engine="fast").vectors)
+    total = arr.run(a, b, engine="fast", gaps=gaps).cycles
+    default = arr.run(a, b, gaps=gaps, record_outputs=True, trace=(total // 2, total // 2 + 9))
+    for name, value in zip(("BLOCK_CYCLES", "BLOCK_ROWS", "BLOCK_COLS"), blocks):
+        monkeypatch.setattr(engine, name, value)
+    blocked = arr.run(a, b, gaps=gaps, record_outputs=True, trace=(total // 2, total // 2 + 9))
+    _assert_same_run(default, blocked)
+    for name, values in default.trace.registers.items():
+        np.testing.assert_array_equal(blocked.trace.registers[name], values, err_msg=name)

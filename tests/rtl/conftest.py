@@ -12,26 +12,16 @@ import shutil
 
 import pytest
 
+from stimulus import full_size
+
 ICARUS_MISSING = shutil.which("iverilog") is None
 
 
-def full_size() -> tuple[int, int] | None:
-    """``(rows, cols)`` from ``SIM_ROWS``/``SIM_COLS``, or None for the default regression."""
-    rows = os.environ.get("SIM_ROWS", "").strip()
-    cols = os.environ.get("SIM_COLS", "").strip()
-    if not rows:
-        return None
-    try:
-        size = (int(rows), int(cols or rows))
-    except ValueError:
-        raise pytest.UsageError(f"SIM_ROWS/SIM_COLS must be integers, got {rows!r}/{cols!r}")
-    if min(size) < 1:
-        raise pytest.UsageError(f"SIM_ROWS/SIM_COLS must be positive, got {rows!r}/{cols!r}")
-    return size
-
-
 def pytest_collection_modifyitems(config, items):
-    size = full_size()
+    try:
+        size = full_size()
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
     skip_icarus = pytest.mark.skip(reason="Icarus Verilog (iverilog) is not installed")
     selected, deselected = [], []
     for item in items:

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-__all__ = ["base_seed", "lane_operands", "n_vectors", "operand", "random_case"]
+__all__ = ["base_seed", "full_size", "lane_operands", "n_vectors", "operand", "random_case"]
 
 _EXTREMES = {True: np.array([-128, 127, 0, -1, 1]), False: np.array([0, 255, 128, 127, 1])}
 
@@ -15,6 +15,22 @@ _EXTREMES = {True: np.array([-128, 127, 0, -1, 1]), False: np.array([0, 255, 128
 def base_seed(default: int) -> int:
     """``SIM_SEED`` from the environment if set (to explore), else ``default``."""
     return int(os.environ.get("SIM_SEED", default))
+
+
+def full_size() -> tuple[int, int] | None:
+    """``(rows, cols)`` from ``SIM_ROWS``/``SIM_COLS``, or None for the default regression."""
+    rows = os.environ.get("SIM_ROWS", "").strip()
+    cols = os.environ.get("SIM_COLS", "").strip()
+    if not rows:
+        return None
+    try:
+        size = (int(rows), int(cols or rows))
+    except ValueError:
+        raise ValueError(
+            f"SIM_ROWS/SIM_COLS must be integers, got {rows!r}/{cols!r}") from None
+    if min(size) < 1:
+        raise ValueError(f"SIM_ROWS/SIM_COLS must be positive, got {rows!r}/{cols!r}")
+    return size
 
 
 def operand(rng: np.random.Generator, shape: tuple[int, int], signed: bool) -> np.ndarray:

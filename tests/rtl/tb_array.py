@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -32,10 +33,11 @@ from model_streams import EDGE_NAMES, load_case
 
 #: Extra cycles simulated after the model's last result, to catch late or spurious outputs.
 TAIL_CYCLES = 3
+#: Rising edges with ``rst`` high before each case (the reset is synchronous).
 RESET_CYCLES = 2
 
 
-def lane_bits(sidecar: dict) -> dict[str, int]:
+def register_widths(sidecar: dict) -> dict[str, int]:
     """Bit width of every PE register named in the sidecar."""
     return {reg["name"]: reg["width"] for reg in sidecar["pe_registers"]}
 
@@ -113,7 +115,9 @@ class Checker:
         self.log = log
         self.cols = sidecar["cols"]
         self.acc_mask = (1 << sidecar["acc_bits"]) - 1
-        self.masks = {name: (1 << width) - 1 for name, width in lane_bits(sidecar).items()}
+        self.masks = {name: (1 << width) - 1
+                      for name, width in register_widths(sidecar).items()}
+        self.expected = {}
         self.errors = 0
         self.outputs_checked = 0
         self.first = None
@@ -140,9 +144,11 @@ class Checker:
         for c in range(self.cols):
             model_bits = int(expected[c]) & self.acc_mask
             if data[c] != model_bits:
-                signed = data[c] - (self.acc_mask + 1) if data[c] > self.acc_mask >> 1 else data[c]
-                self._error(case=case, cycle=t, column=c, what="out_data", rtl=signed,
-                            model=int(expected[c]))
+                self._error(case=case, cycle=t, column=c, what="out_data",
+                            rtl=self._signed(data[c]), model=int(expected[c]))
+
+    def _signed(self, bits: int) -> int:
+        return bits - (self.acc_mask + 1) if bits > self.acc_mask >> 1 else bits
 
     def check_registers(self, case: int, t: int, sampled: dict, trace: dict, index: int):
         for (r, c, name), bits in sampled.items():
@@ -158,10 +164,8 @@ class Testbench:
     def __init__(self, dut, sidecar: dict, registers: bool):
         rows, cols = sidecar["rows"], sidecar["cols"]
         self.dut = dut
-        self.registers = registers
-        names = lane_bits(sidecar) if registers else None
         self.driver = Driver(dut, rows, cols)
-        self.monitor = Monitor(dut, rows, cols, names)
+        self.monitor = Monitor(dut, rows, cols, register_widths(sidecar) if registers else None)
         self.model = Model(os.environ["SYSTOLIC_CASES"])
         self.checker = Checker(dut._log, sidecar)
         self.cycles = 0
@@ -195,7 +199,7 @@ class Testbench:
 @cocotb.test()
 async def matmul_cases(dut):
     """Every case of ``SYSTOLIC_CASES`` through the RTL and the model, compared cycle by cycle."""
-    sidecar = json.loads(open(os.environ["SYSTOLIC_SIDECAR"]).read())
+    sidecar = json.loads(Path(os.environ["SYSTOLIC_SIDECAR"]).read_text())
     registers = os.environ.get("SYSTOLIC_REGISTERS", "0") == "1"
     tb = Testbench(dut, sidecar, registers)
     Clock(dut.clk, 10, unit="ns", impl="gpi").start()
@@ -205,9 +209,7 @@ async def matmul_cases(dut):
         await tb.run_case(i)
     elapsed = time.perf_counter() - start
     report = {"errors": tb.checker.errors, "first": tb.checker.first,
-              "cases": tb.model.n_cases,
-              "cycles": tb.cycles, "outputs_checked": tb.checker.outputs_checked,
-              "seconds": elapsed}
-    with open(os.environ["SYSTOLIC_REPORT"], "w") as handle:
-        json.dump(report, handle)
+              "cases": tb.model.n_cases, "cycles": tb.cycles,
+              "outputs_checked": tb.checker.outputs_checked, "seconds": elapsed}
+    Path(os.environ["SYSTOLIC_REPORT"]).write_text(json.dumps(report))
     assert tb.checker.errors == 0, f"{tb.checker.errors} mismatches, first: {tb.checker.first}"

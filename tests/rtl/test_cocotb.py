@@ -14,9 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import full_size
 from rtl_runner import build_and_run
-from stimulus import base_seed, lane_operands, random_case
+from stimulus import base_seed, full_size, lane_operands, random_case
 from systolic.hdl import Fault
 
 pytestmark = pytest.mark.rtl

@@ -15,7 +15,7 @@ import reference as ref
 import systolic
 from amaranth_harness import simulate_edges, to_signed
 from stimulus import base_seed, random_case
-from systolic.hdl import ArrayConfig, ProcessingElement
+from systolic.hdl import ArrayConfig, ProcessingElement, register_widths
 
 
 def run_pe(config: ArrayConfig, steps: list[dict], row: int = 0) -> list[dict]:
@@ -103,10 +103,7 @@ def test_os_pe_accumulates_holds_and_drains():
 
 def _register_bits(values: np.ndarray, name: str, config: ArrayConfig) -> np.ndarray:
     """Model register values as the RTL's unsigned bit patterns."""
-    widths = {"psum": config.acc_bits, "acc": config.acc_bits, "hold": config.acc_bits,
-              "w_tag": config.tag_bits}
-    width = widths.get(name, 8 if name in ("x", "w", "w_active", "w_shadow") else 1)
-    return np.asarray(values, np.int64) & ((1 << width) - 1)
+    return np.asarray(values, np.int64) & ((1 << register_widths(config)[name]) - 1)
 
 
 ARRAYS = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ._config import DATAFLOWS
 from ._generate import write, write_reference_configs

@@ -93,16 +93,18 @@ def generate(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = Tru
 
 
 def _to_verilog(elaboratable, name: str) -> str:
-    """Amaranth -> RTLIL -> Verilog, with the reset and enable logic as continuous assigns.
+    """Amaranth -> RTLIL -> Verilog, every register one ``always @(posedge clk)`` block.
 
-    ``amaranth.back.verilog.convert`` keeps every register's reset as an ``always @*`` block;
-    Icarus elaborates those ten times slower (a minute for one 64 x 64 array instead of
-    seconds), so this runs Yosys's full ``proc`` instead (Amaranth is pinned to 0.5.x, whose
-    ``find_yosys`` this uses).
+    ``amaranth.back.verilog.convert`` keeps every register's synchronous reset as a separate
+    ``always @*`` process, which Icarus elaborates and simulates slowly (a minute to compile
+    one 64 x 64 array instead of seconds). This script instead lets Yosys fold the reset and
+    enable into the flip-flops (``opt_dff``), leaving one clocked block per register and no
+    combinational processes. ``find_yosys`` is Amaranth's own Yosys (pinned to 0.5.x).
     """
     text = rtlil.convert(elaboratable, name=name, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
-    script = f"read_rtlil <<rtlil\n{text}\nrtlil\nproc\nwrite_verilog -norename"
+    script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc", "opt_clean", "opt_dff",
+                        "opt_clean", "write_verilog -norename"])
     return yosys.run(["-q", "-"], script, ignore_warnings=True)
 
 

@@ -8,7 +8,6 @@ field widths: 3-byte Unified Buffer address, 2-byte accumulator address, 4-byte 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -165,7 +164,7 @@ def _parse_line(text: str, line: int) -> Instruction | None:
     code = text.split("#", 1)[0].strip()
     if not code:
         return None
-    head, _, rest = code.partition(" ")
+    head, rest = (code.split(None, 1) + [""])[:2]
     name, *flags = head.split(".")
     spec = _BY_NAME.get(name.lower())
     if spec is None:

@@ -209,6 +209,8 @@ def check_program(program: Program, config: TPUConfig) -> None:
                   config.host_memory_bytes, "host memory")
         elif name == "Read_Weights":
             addr, tiles = inst.operand("addr"), inst.operand("tiles")
+            if tiles < 1:
+                raise ProgramError(inst.line, f"Read_Weights: tiles must be >= 1, got {tiles}")
             if addr % config.tile_bytes:
                 raise ProgramError(inst.line, f"Read_Weights: address {addr} is not a multiple "
                                               f"of the tile size {config.tile_bytes}")

@@ -137,7 +137,12 @@ def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
         y = np.maximum(q, 0)
     elif function in ("sigmoid", "tanh"):
         real = q.astype(np.float64) / float(1 << requant.frac_bits)
-        curve = 1.0 / (1.0 + np.exp(-real)) if function == "sigmoid" else np.tanh(real)
+        if function == "sigmoid":
+            # the form that never overflows: e = exp(-|x|) <= 1
+            e = np.exp(-np.abs(real))
+            curve = np.where(real >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        else:
+            curve = np.tanh(real)
         full = 127.0 if requant.out_signed else 255.0
         y = np.rint(curve * full).astype(np.int64)
     else:

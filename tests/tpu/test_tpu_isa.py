@@ -53,7 +53,7 @@ def test_text_form_is_forgiving_about_case_comments_and_hex():
     program = Program.parse("""
         # load and go
         read_weights 0x0, 2          # two tiles
-        MATRIXMULTIPLY.Switch 0, 0x10, 5
+        MATRIXMULTIPLY.Switch	0,0x10 ,  5
         Activate.relu.pool 0, 4, 16
         Halt
     """)

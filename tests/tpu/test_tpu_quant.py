@@ -73,6 +73,10 @@ def test_functions():
     sig_req = Requant(multiplier=1, shift=0, frac_bits=4, out_signed=False)
     sig = np.rint(255 / (1 + np.exp(-np.array([-2.0, 0.0, 1.0, 62.5]))))
     assert activate(acc, zero, sig_req, "sigmoid").tolist() == [sig.astype(int).tolist()]
+    # far outside the curve: saturates without overflow warnings
+    big = np.array([[-(1 << 31), (1 << 31) - 1]])
+    sig_zero = Requant(multiplier=1, shift=0, frac_bits=0, out_signed=False)
+    assert activate(big, np.zeros(2), sig_zero, "sigmoid").tolist() == [[0, 255]]
     with pytest.raises(ValueError, match=r"^function must be one of .*, not 'gelu'$"):
         activate(acc, zero, req, "gelu")
 

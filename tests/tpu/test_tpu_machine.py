@@ -139,6 +139,10 @@ def test_breakdown_adds_up_and_timeline_is_in_order(rng):
     issues = [e.issue for e in report.timeline]
     assert issues == sorted(issues)
     assert all(e.start <= e.end for e in report.timeline)
+    sync = next(i for i, e in enumerate(report.timeline) if e.text == "Sync")
+    finished = max(e.end for e in report.timeline[:sync])
+    assert report.timeline[sync].end == finished            # a full barrier
+    assert report.timeline[sync + 1].issue >= finished
     assert "TOPS (1 MAC = 2 ops)" in report.summary()
 
 
@@ -163,8 +167,7 @@ def test_breakdown_adds_up_and_timeline_is_in_order(rng):
                                    r"the Weight Memory \(0\.\.4095\)$"),
     ("Read_Weights 8, 1\nHalt", r"^line 1: Read_Weights: address 8 is not a multiple of the "
                                 r"tile size 16$"),
-    ("Read_Weights 0, 0\nHalt", r"^line 1: Read_Weights: weight bytes count must be >= 1, "
-                                r"got 0$"),
+    ("Read_Weights 0, 0\nHalt", r"^line 1: Read_Weights: tiles must be >= 1, got 0$"),
     ("Read_Weights 0, 1\nMatrixMultiply.switch 0, 60, 5\nHalt", r"^line 2: MatrixMultiply: "
                                                                 r"accumulator rows 60\.\.64 "
                                                                 r"outside the accumulators"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from systolic.tpu import (Conv2D, Dense, Network, Pool2D, Program, Requant, TPUConfig,
                           compile_network)
@@ -79,9 +81,15 @@ def test_convolutions_pooling_and_functions_match_reference():
     for out_signed in (True, False):
         net = _cnn(rng, out_signed)
         x = rng.integers(-128, 128, (3, 10, 10, 3))
-        out, report = compile_network(net, 3, SMALL).run(x)
+        compiled = compile_network(net, 3, SMALL)
+        out, report = compiled.run(x)
         np.testing.assert_array_equal(out, net.reference(x))
-        assert report.cycles > 0
+        assert "Convolve.switch" in compiled.program.text
+        assert "Activate.relu.pool" in compiled.program.text
+        if out_signed:
+            cycle_out, cycle = compiled.run(x, engine="cycle")
+            np.testing.assert_array_equal(cycle_out, out)
+            assert (cycle.cycles, cycle.breakdown) == (report.cycles, report.breakdown)
 
 
 def test_conv_reference_is_a_convolution():
@@ -153,6 +161,10 @@ def test_type_errors_and_batch_errors():
     with pytest.raises(ValueError, match=r"^batch 5000 needs \d+ Unified Buffer rows, the "
                                          r"machine has 8192$"):
         compile_network(net, 5000, SMALL)
+    wide = Network([Conv2D(_w(rng, 1, 1, 1, 1))], (2, 40, 1))
+    with pytest.raises(ValueError, match=r"^a 1-row band of the 40-wide output does not fit "
+                                         r"half the accumulators \(32 rows\)$"):
+        compile_network(wide, 1, SMALL)
     compiled = compile_network(net, 4, SMALL)
     with pytest.raises(ValueError, match=r"^x has 3 examples, the program was compiled for "
                                          r"batch 4$"):
@@ -160,3 +172,58 @@ def test_type_errors_and_batch_errors():
     with pytest.raises(ValueError, match=r"^x must have shape \(N,\) \+ \(20,\), got "
                                          r"\(4, 21\)$"):
         compiled.run(rng.integers(0, 5, (4, 21)))
+
+
+@st.composite
+def _requants(draw):
+    return Requant.from_scale(draw(st.sampled_from([1 / 700, 1 / 90, 1 / 7])),
+                              zero_point=draw(st.integers(-5, 5)),
+                              out_signed=draw(st.booleans()),
+                              rounding=draw(st.sampled_from(["half_even", "half_away",
+                                                             "half_up"])),
+                              frac_bits=draw(st.integers(0, 6)))
+
+
+@st.composite
+def _networks(draw):
+    """A random small network, its input and a machine it fits."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    functions = st.sampled_from(["identity", "relu", "sigmoid", "tanh"])
+    signed = draw(st.booleans())
+    layers = []
+    if draw(st.booleans()):
+        h, w, c = draw(st.integers(3, 7)), draw(st.integers(3, 7)), draw(st.integers(1, 11))
+        shape = (h, w, c)
+        fh, fw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        stride, pad = draw(st.integers(1, 2)), draw(st.integers(0, 1))
+        f = draw(st.integers(1, 10))
+        layers.append(Conv2D(_w(rng, fh, fw, c, f), rng.integers(-900, 900, f), stride, pad,
+                             draw(_requants()), draw(functions)))
+        oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+        if oh % 2 == 0 and ow % 2 == 0 and draw(st.booleans()):
+            layers.append(Pool2D(draw(st.sampled_from(["max", "avg"])), 2))
+            oh, ow = oh // 2, ow // 2
+        k = oh * ow * f
+    else:
+        k = draw(st.integers(1, 30))
+        shape = (k,)
+    for _ in range(draw(st.integers(1, 2))):
+        n = draw(st.integers(1, 17))
+        layers.append(Dense(_w(rng, k, n), rng.integers(-900, 900, n), draw(_requants()),
+                            draw(functions)))
+        k = n
+    batch = draw(st.integers(1, 9))
+    low = -128 if signed else 0
+    x = rng.integers(low, low + 256, (batch,) + shape)
+    config = TPUConfig(rows=draw(st.integers(2, 9)), cols=draw(st.integers(2, 9)),
+                       ub_bytes=1 << 16, acc_rows=draw(st.sampled_from([40, 64])))
+    return Network(layers, shape, input_signed=signed), x, config
+
+
+@settings(max_examples=40)
+@given(_networks())
+def test_random_networks_match_reference(case):
+    net, x, config = case
+    out, report = compile_network(net, len(x), config).run(x)
+    np.testing.assert_array_equal(out, net.reference(x))
+    assert sum(report.breakdown.values()) == report.cycles
