@@ -461,3 +461,14 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
         edges={name: value[:total] for name, value in edges.items()},
         registers=registers,
     )
+
+
+# Totals measured with SCALE-Sim 3.0.0 (PyPI `scalesim`): (R, C, M, K, N, dataflow, total).
+SCALESIM_MEASURED = [
+    (256, 256, 256, 256, 256, "ws", 1021),
+    (256, 256, 1024, 1024, 1024, "ws", 28639),
+    (8, 8, 256, 256, 256, "ws", 284671),
+    (32, 32, 256, 256, 256, "ws", 22399),
+    (256, 256, 256, 256, 256, "os", 765),
+    (256, 256, 256, 256, 256, "is", 1021),
+]
