@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 ROWS   ?=
 COLS   ?=
 
-.PHONY: setup demo test sim rtl rtl-check bench clean
+.PHONY: setup demo test lint sim rtl rtl-check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadgroup --nbmake tests examples/notebooks
+
+lint: setup
+	$(VENV)/bin/ruff check src tests examples benchmarks
 
 # RTL regression: cocotb on Icarus Verilog against the Python model.
 # `make sim ROWS=256 COLS=256` runs one full-size matmul through both.
