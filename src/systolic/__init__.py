@@ -2,15 +2,34 @@
 
 The array follows the hardware contract in ``docs/contract.md``; the generated RTL
 (:mod:`systolic.hdl`) follows the same contract and is verified against this model.
+
+Subpackages and modules loaded on demand: :mod:`systolic.timing` (closed-form cycle
+formulas), :mod:`systolic.tpu` (the TPU v1-level accelerator), :mod:`systolic.hdl` (the
+Amaranth RTL generator), :mod:`systolic.plot` and :mod:`systolic.vcd` (pictures and waveforms).
 """
 
 from ._dataflow import Dataflow
-from .array import CycleBreakdown, RunResult, SystolicArray, matmul
+from .array import (
+    ArrayTrace,
+    CycleBreakdown,
+    EdgeStream,
+    OutputStream,
+    RunResult,
+    Stepper,
+    SystolicArray,
+    matmul,
+)
 
 __all__ = [
-    "CycleBreakdown",
-    "Dataflow",
-    "RunResult",
+    # the array and its one-call form
     "SystolicArray",
     "matmul",
+    "Dataflow",
+    # what a run returns
+    "RunResult",
+    "CycleBreakdown",
+    "OutputStream",
+    "ArrayTrace",
+    "EdgeStream",
+    "Stepper",
 ]
