@@ -6,7 +6,7 @@ name. Each ``.v`` file comes with a JSON sidecar holding all parameters, which i
 source of truth for testbenches and for building the matching Python model.
 """
 
-from ._array import PE_MODULE, TOP_MODULE, ArrayTop, Fault
+from ._array import ArrayTop
 from ._config import DATAFLOWS, ArrayConfig
 from ._generate import (
     GENERATOR_VERSION,
@@ -17,6 +17,7 @@ from ._generate import (
     write,
     write_reference_configs,
 )
+from ._netlist import PE_MODULE, TOP_MODULE, Fault
 from ._pe import ProcessingElement, pe_registers, register_widths
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "ProcessingElement",
     "pe_registers",
     "register_widths",
-    # _array
+    # _array, _netlist
     "PE_MODULE",
     "TOP_MODULE",
     "ArrayTop",

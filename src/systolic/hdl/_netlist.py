@@ -1,0 +1,268 @@
+"""The array's wiring as plain data (contract section 2).
+
+One description of what connects to what serves both back ends: :class:`ArrayTop` builds it
+out of Amaranth signals for Amaranth's simulator, and :func:`top_verilog` writes it as the
+structural top module of the generated Verilog. The top module holds nothing but instances and
+wires, so writing it directly takes seconds at 256 x 256, where converting the same structure
+through Amaranth's netlist and Yosys takes minutes and more memory than WebAssembly Yosys has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._config import ArrayConfig
+from ._pe import pe_registers, register_widths
+
+__all__ = ["PE_MODULE", "TOP_MODULE", "Cell", "Constant", "Fault", "Flipped", "Netlist", "Wire",
+           "array_netlist", "delay_module", "top_ports", "top_verilog"]
+
+#: Verilog name of the top-level module.
+TOP_MODULE = "systolic_array"
+#: Verilog name of the processing-element module, instantiated R * C times.
+PE_MODULE = "systolic_array_pe"
+
+_FAULT_KINDS = ("out_delay", "out_flip", "psum_flip")
+
+
+def delay_module(width: int) -> str:
+    """Verilog name of the skew/de-skew register module of ``width`` bits."""
+    return f"systolic_array_delay_{width}"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A deliberate defect, used to show that the verification catches wrong hardware.
+
+    Parameters
+    ----------
+    kind : {"out_delay", "out_flip", "psum_flip"}
+        ``out_delay``: ``out_data_<col>`` arrives one cycle late (``out_valid`` does not).
+        ``out_flip``: bit ``bit`` of ``out_data_<col>`` is inverted.
+        ``psum_flip``: bit ``bit`` of the ``psum_in`` input of ``PE(row, col)`` is inverted.
+    col : int
+        The output column or PE column.
+    row : int
+        The PE row (``psum_flip`` only).
+    bit : int
+        The inverted bit (``out_flip`` and ``psum_flip``).
+    """
+
+    kind: str
+    col: int
+    row: int = 0
+    bit: int = 0
+
+    def __post_init__(self):
+        if self.kind not in _FAULT_KINDS:
+            expected = ", ".join(repr(k) for k in _FAULT_KINDS)
+            raise ValueError(f"unknown fault kind {self.kind!r}: expected one of {expected}")
+
+    def check(self, config: ArrayConfig):
+        """Raise ``ValueError`` unless the fault's position exists in ``config``."""
+        if not 0 <= self.col < config.cols:
+            raise ValueError(f"fault column {self.col!r} is outside 0..{config.cols - 1}")
+        if not 0 <= self.row < config.rows:
+            raise ValueError(f"fault row {self.row!r} is outside 0..{config.rows - 1}")
+        if not 0 <= self.bit < config.acc_bits:
+            raise ValueError(f"fault bit {self.bit!r} is outside 0..{config.acc_bits - 1}")
+
+
+def top_ports(config: ArrayConfig) -> list[tuple[str, str, int]]:
+    """The top-level ports as ``(name, direction, width)``, in declaration order."""
+    ports = [(f"x_data_{r}", "in", 8) for r in range(config.rows)]
+    ports += [("x_valid", "in", 1), ("x_flag", "in", 1)]
+    ports += [(f"w_data_{c}", "in", 8) for c in range(config.cols)]
+    ports += [("w_valid", "in", 1), ("w_tag", "in", config.tag_bits)]
+    ports += [(f"out_data_{c}", "out", config.acc_bits) for c in range(config.cols)]
+    ports += [("out_valid", "out", 1)]
+    return ports
+
+
+@dataclass(frozen=True, eq=False)
+class Wire:
+    """A named net of the top module: a port, or a register output of a cell."""
+
+    name: str
+    width: int
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A constant driven into a cell input."""
+
+    value: int
+    width: int
+
+
+@dataclass(frozen=True)
+class Flipped:
+    """``wire`` with bit ``bit`` inverted (a :class:`Fault`)."""
+
+    wire: Wire
+    bit: int
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    """One instance: a PE (``module == PE_MODULE``) or a delay register.
+
+    ``inputs`` maps input ports to a :class:`Wire`, :class:`Constant` or :class:`Flipped`;
+    ``outputs`` maps every output port (every register) to the wire it drives.
+    """
+
+    name: str
+    module: str
+    inputs: dict
+    outputs: dict
+
+
+@dataclass(frozen=True, eq=False)
+class Netlist:
+    """The top module: its ports, its cells in order and ``(wire, source)`` assigns.
+
+    ``pe_wires[r][c][name]`` is the wire that register ``name`` of ``PE(r, c)`` drives.
+    """
+
+    config: ArrayConfig
+    ports: dict
+    cells: list
+    assigns: list
+    pe_wires: list
+
+
+def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
+    """The wiring of ``config``'s array: skew, PEs, de-skew (``docs/rtl.md`` names them all).
+
+    Cells come in a fixed order (x and w skew, PEs row by row, de-skew), so the generated
+    Verilog is the same byte for byte on every run.
+    """
+    rows, cols = config.rows, config.cols
+    ports = {name: Wire(name, width) for name, _, width in top_ports(config)}
+    cells, assigns = [], []
+
+    def delay_line(prefix, source, length):
+        """``source`` and the registers ``<prefix>_1 .. <prefix>_<length>`` behind it."""
+        stages = [source]
+        for k in range(1, length + 1):
+            stage = Wire(f"{prefix}_{k}", source.width)
+            cells.append(Cell(f"{stage.name}_reg", delay_module(source.width),
+                              {"d": stages[-1]}, {"q": stage}))
+            stages.append(stage)
+        return stages
+
+    # Skew: row r of the x lane passes through r registers, column c of the w lane through
+    # c. The valid, flag and tag bits are the same for every row (column), so each lane has
+    # one chain of them, tapped at depth r (c); only the data has a chain per row.
+    x_valid = delay_line("x_valid_skew", ports["x_valid"], rows - 1)
+    x_flag = delay_line("x_flag_skew", ports["x_flag"], rows - 1)
+    x_edge = [(delay_line(f"x_skew_{r}", ports[f"x_data_{r}"], r)[r], x_valid[r], x_flag[r])
+              for r in range(rows)]
+    w_valid = delay_line("w_valid_skew", ports["w_valid"], cols - 1)
+    w_tag = delay_line("w_tag_skew", ports["w_tag"], cols - 1)
+    w_edge = [(delay_line(f"w_skew_{c}", ports[f"w_data_{c}"], c)[c], w_valid[c], w_tag[c])
+              for c in range(cols)]
+
+    widths = register_widths(config)
+    names = pe_registers(config)
+    grid = [[{name: Wire(f"pe_r{r}_c{c}_{name}", widths[name]) for name in names}
+             for c in range(cols)] for r in range(rows)]
+    loads = []
+    if config.stationary == "os":
+        for c in range(cols):
+            load = Wire(f"load_{c}", 1)
+            assigns.append((load, grid[rows - 1][c]["x_flag"]))
+            loads.append(load)
+    for r in range(rows):
+        for c in range(cols):
+            if c == 0:
+                x_in = x_edge[r]
+            else:
+                left = grid[r][c - 1]
+                x_in = (left["x"], left["x_valid"], left["x_flag"])
+            if r == 0:
+                w_in = w_edge[c]
+                psum_in = (Constant(0, config.acc_bits), Constant(0, 1))
+            else:
+                up = grid[r - 1][c]
+                w_in = (up["w"], up["w_valid"], up["w_tag"])
+                psum_in = (up["psum"], up["psum_valid"])
+            if fault is not None and fault.kind == "psum_flip" and (r, c) == (fault.row,
+                                                                               fault.col):
+                psum_in = (Flipped(psum_in[0], fault.bit), psum_in[1])
+            inputs = dict(zip(("x_in", "x_valid_in", "x_flag_in"), x_in))
+            inputs.update(zip(("w_in", "w_valid_in", "w_tag_in"), w_in))
+            inputs.update(zip(("psum_in", "psum_valid_in"), psum_in))
+            if config.stationary == "ws":
+                inputs["row"] = Constant(r, config.tag_bits)
+            else:
+                inputs["load"] = loads[c]
+            cells.append(Cell(f"pe_r{r}_c{c}", PE_MODULE, inputs, grid[r][c]))
+
+    # De-skew: column c's bottom psum passes through C - 1 - c registers, so a result vector
+    # leaves the array on one cycle, marked by column C - 1's valid bit.
+    for c in range(cols):
+        value = delay_line(f"out_skew_{c}", grid[rows - 1][c]["psum"], cols - 1 - c)[-1]
+        if fault is not None and fault.col == c:
+            if fault.kind == "out_delay":
+                value = delay_line(f"out_fault_{c}", value, 1)[-1]
+            elif fault.kind == "out_flip":
+                value = Flipped(value, fault.bit)
+        assigns.append((ports[f"out_data_{c}"], value))
+    assigns.append((ports["out_valid"], grid[rows - 1][cols - 1]["psum_valid"]))
+    return Netlist(config, ports, cells, assigns, grid)
+
+
+def _range(width: int) -> str:
+    return f"[{width - 1}:0] " if width > 1 else ""
+
+
+def _expression(source) -> str:
+    if isinstance(source, Wire):
+        return source.name
+    if isinstance(source, Constant):
+        return f"{source.width}'d{source.value}"
+    wire = source.wire
+    return f"({wire.name} ^ {wire.width}'d{1 << source.bit})"
+
+
+def top_verilog(netlist: Netlist) -> str:
+    """The top module of ``netlist`` as structural Verilog: declarations, instances, assigns.
+
+    A cell output that nothing reads is left unconnected: the register stays visible inside
+    its instance (``pe_r0_c0.psum``) without a wire in the top module, which keeps the Verilog
+    of large arrays small.
+    """
+    read = set()
+    for cell in netlist.cells:
+        for source in cell.inputs.values():
+            read.add(source.wire if isinstance(source, Flipped) else source)
+    for _, source in netlist.assigns:
+        read.add(source.wire if isinstance(source, Flipped) else source)
+    config = netlist.config
+    port_names = ["clk", "rst", *netlist.ports]
+    lines = [f"module {TOP_MODULE}({', '.join(port_names)});", "  input clk;", "  input rst;"]
+    for name, direction, width in top_ports(config):
+        lines.append(f"  {'input' if direction == 'in' else 'output'} {_range(width)}{name};")
+    for target, _ in netlist.assigns:
+        if target.name not in netlist.ports:
+            lines.append(f"  wire {_range(target.width)}{target.name};")
+    for cell in netlist.cells:
+        for wire in cell.outputs.values():
+            if wire in read:
+                lines.append(f"  wire {_range(wire.width)}{wire.name};")
+    for cell in netlist.cells:
+        connections = [".clk(clk)", ".rst(rst)"]
+        connections += [f".{port}({_expression(source)})" for port, source in cell.inputs.items()]
+        connections += [f".{port}({wire.name})" for port, wire in cell.outputs.items()
+                        if wire in read]
+        if cell.module == PE_MODULE:
+            lines.append(f"  {cell.module} {cell.name} (")
+            lines.append(",\n".join(f"    {c}" for c in connections))
+            lines.append("  );")
+        else:  # a delay register: one line, as there are O(R^2 + C^2) of them
+            lines.append(f"  {cell.module} {cell.name} ({', '.join(connections)});")
+    for target, source in netlist.assigns:
+        lines.append(f"  assign {target.name} = {_expression(source)};")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
