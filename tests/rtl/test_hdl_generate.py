@@ -17,6 +17,7 @@ import pytest
 
 import systolic.hdl as hdl
 from systolic.hdl import ArrayConfig, ArrayTop, Fault, ProcessingElement
+from systolic.hdl._generate import _one_clocked_block
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,14 +178,34 @@ def test_pe_registers_keep_contract_names(dataflow, stationary):
 def test_no_source_attributes_and_deterministic(small):
     text, sidecar = small
     assert "src =" not in text
-    # Every register is one clocked block with its reset folded in, without an initial
-    # value: Icarus compiles always @* processes and initialisers slowly.
+    # Every register has its reset folded in and no initial value, and each module's
+    # registers share one clocked block: Icarus compiles always @* processes and
+    # initialisers slowly, and runs every block as a thread of its own.
     assert "always @*" not in text
     assert re.search(r"^\s*if \(rst\) psum <= 20'h00000;$", text, re.M)
     assert not re.search(r"^\s*reg .* = ", text, re.M)
+    for match in re.finditer(r"^module (\w+)\(.*?^endmodule$", text, re.M | re.S):
+        module, body = match.group(1), match.group(0)
+        expected = 0 if module == "systolic_array" else 1
+        assert body.count("always") == expected, module
+        assert body.count("always @(posedge clk) begin") == expected, module
     again = hdl.generate(3, 2, "ws", x_signed=False, w_signed=True, acc_bits=20)
     assert again[0] == text
     assert again[1] == sidecar
+
+
+def test_clocked_blocks_merge_only_non_blocking_assignments():
+    yosys_like = ("module m(clk, a, b);\n  always @(posedge clk)\n    if (rst) a <= 1'h0;\n"
+                  "    else a <= b;\n  always @(posedge clk)\n    b <= a;\nendmodule\n")
+    assert _one_clocked_block(yosys_like, "m") == (
+        "module m(clk, a, b);\n  always @(posedge clk) begin\n    if (rst) a <= 1'h0;\n"
+        "    else a <= b;\n    b <= a;\n  end\nendmodule\n")
+    message = ("unexpected Yosys output for module m: only non-blocking assignments in "
+               "'always @(posedge clk)' blocks can be merged")
+    with pytest.raises(RuntimeError, match=_exact(message)):
+        _one_clocked_block(yosys_like.replace("b <= a", "b = a"), "m")
+    with pytest.raises(RuntimeError, match=_exact(message)):
+        _one_clocked_block(yosys_like + "  always @*\n    c = a;\n", "m")
 
 
 def test_is_uses_ws_hardware():

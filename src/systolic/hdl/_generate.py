@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import amaranth
@@ -102,21 +103,56 @@ def generate(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = Tru
 
 
 def _to_verilog(elaboratable, name: str) -> str:
-    """Amaranth -> RTLIL -> Verilog in the form Icarus compiles fastest.
+    """Amaranth -> RTLIL -> Verilog in the form Icarus compiles and simulates fastest.
 
     ``amaranth.back.verilog.convert`` keeps every register's synchronous reset as an
     ``always @*`` process and gives every register an initial value; Icarus's compile time
     grows with the square of the number of such processes (two minutes for one 128 x 128 array
-    instead of seconds). Here Yosys folds reset and enable into the flip-flops (``opt_dff``),
-    so each register is one ``always @(posedge clk)`` block, and the initial values are dropped
-    (the synchronous reset defines the state). ``find_yosys`` is Amaranth's own Yosys
-    (Amaranth is pinned to 0.5.x).
+    instead of seconds). Here Yosys folds reset and enable into the flip-flops (``opt_dff``)
+    and the initial values are dropped (the synchronous reset defines the state); then the
+    module's clocked blocks are merged into one (:func:`_one_clocked_block`). ``find_yosys``
+    is Amaranth's own Yosys (Amaranth is pinned to 0.5.x).
     """
     text = rtlil.convert(elaboratable, name=name, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc", "opt_clean", "opt_dff",
                         "opt_clean", "attrmap -remove init", "write_verilog -norename"])
-    return yosys.run(["-q", "-"], script, ignore_warnings=True)
+    return _one_clocked_block(yosys.run(["-q", "-"], script, ignore_warnings=True), name)
+
+
+_CLOCKED = "  always @(posedge clk)"
+_BLOCKING = re.compile(r"\s=\s")
+
+
+def _one_clocked_block(text: str, name: str) -> str:
+    """Merge the ``always @(posedge clk)`` blocks of one Yosys module into one block.
+
+    Yosys writes one block per flip-flop; Icarus schedules every block as a thread of its
+    own, so the ten blocks of a PE, instantiated 65,536 times, cost more than the logic (one
+    block per PE simulates a 64 x 64 array 2.7 times faster). Every statement is a
+    non-blocking assignment on the same edge, so running them in one block is the same
+    hardware. Anything else (a combinational ``always``, a blocking assignment) is refused
+    rather than rewritten.
+    """
+    lines = text.split("\n")
+    kept, body, at = [], [], None
+    i = 0
+    while i < len(lines):
+        if lines[i] != _CLOCKED:
+            kept.append(lines[i])
+            i += 1
+            continue
+        at = len(kept) if at is None else at
+        i += 1
+        while i < len(lines) and lines[i].startswith("    "):
+            body.append(lines[i])
+            i += 1
+    if any("always" in line for line in kept) or any(_BLOCKING.search(line) for line in body):
+        raise RuntimeError(f"unexpected Yosys output for module {name}: only non-blocking "
+                           f"assignments in '{_CLOCKED.strip()}' blocks can be merged")
+    if at is None:
+        return text
+    return "\n".join(kept[:at] + [_CLOCKED + " begin", *body, "  end"] + kept[at:])
 
 
 def _generate(config: ArrayConfig, fault: Fault | None = None) -> tuple[str, dict]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -109,7 +109,9 @@ class ProcessingElement(wiring.Component):
                 m.d.sync += self.w_shadow.eq(self.w_in)
         else:
             product = Mux(self.x_valid_in, operand(self.w_in, cfg.w_signed) * x, 0)
-            total = self.acc + product
+            # One adder for both branches below (an expression used twice is built twice).
+            total = Signal(cfg.acc_bits)
+            m.d.comb += total.eq(self.acc + product)
             with m.If(self.x_flag_in):
                 m.d.sync += [self.acc.eq(0), self.hold.eq(total)]
             with m.Else():
