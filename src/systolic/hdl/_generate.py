@@ -129,7 +129,7 @@ def _one_clocked_block(text: str, name: str) -> str:
 
     Yosys writes one block per flip-flop; Icarus schedules every block as a thread of its
     own, so the ten blocks of a PE, instantiated 65,536 times, cost more than the logic (one
-    block per PE simulates a 64 x 64 array 2.7 times faster). Every statement is a
+    block per PE simulates a 64 x 64 array twice as fast). Every statement is a
     non-blocking assignment on the same edge, so running them in one block is the same
     hardware. Anything else (a combinational ``always``, a blocking assignment) is refused
     rather than rewritten.
