@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 import systolic
+from machine import cpu_model
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"
 REPEATS = 9
@@ -47,17 +48,6 @@ def best_time(function, repeats: int = REPEATS) -> float:
         function()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what the platform module knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def operands(size: int):

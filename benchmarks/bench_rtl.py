@@ -13,6 +13,7 @@ The full-size figures come from ``make sim ROWS=256 COLS=256``: save its output 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import sys
@@ -26,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "rtl"))
 
 import systolic  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from rtl_runner import build_and_run  # noqa: E402
 from stimulus import lane_operands  # noqa: E402
 
@@ -79,7 +81,7 @@ def render(rows: list[dict], full: dict | None) -> str:
     lines = [
         "# RTL benchmark",
         "",
-        f"`python benchmarks/bench_rtl.py` on {platform.machine()}, Python "
+        f"`python benchmarks/bench_rtl.py` on {cpu_model()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, Icarus Verilog with cocotb. One random int8 matmul "
         "(`N x 2N` by `2N x N`, two weight tiles) per size on an `N x N` ws array; every output "
         "value and cycle was checked against the model.",

@@ -37,6 +37,7 @@ import numba
 import numpy as np
 
 import systolic
+from machine import cpu_model
 
 HERE = Path(__file__).parent
 VENV = HERE / ".venv-scalesim"
@@ -178,17 +179,6 @@ class OurRun:
 
 class BenchmarkError(Exception):
     """A SCALE-Sim run failed or its count disagrees with ours."""
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what the platform module knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best_time(function, repeats: int = REPEATS) -> tuple[float, object]:
