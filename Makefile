@@ -26,9 +26,9 @@ lint: setup
 	$(VENV)/bin/ruff check src tests examples benchmarks
 
 # RTL regression: cocotb on Icarus Verilog against the Python model.
-# `make sim ROWS=256 COLS=256` runs one full-size matmul through both.
+# `make sim ROWS=256 COLS=256` runs one full-size matmul through both, showing its progress.
 sim: setup
-	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q tests/rtl
+	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q $(if $(ROWS),-s) tests/rtl
 
 rtl: setup
 	$(PY) -m systolic.hdl --reference-configs --out rtl/

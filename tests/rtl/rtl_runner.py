@@ -73,16 +73,24 @@ class RtlRun:
 def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, dataflow: str = "ws",
                   x_signed: bool = True, w_signed: bool = True, acc_bits: int = 32,
                   registers: bool = False, seed: int = 0, fault=None,
-                  ivl_root: Path | None = None) -> RtlRun:
+                  ivl_root: Path | None = None, progress: bool = False) -> RtlRun:
     """Generate, compile and simulate; return the checker's report.
 
     ``work`` holds everything of this run (Verilog, sidecar, build directory, the model's
     streams, report), so concurrent runs never share a directory. ``cases`` are dicts with
     ``a``, ``b`` and optional ``gaps``. A failing cocotb test is reported through
-    ``RtlRun.passed`` and the report, not raised, so callers can inspect the mismatch.
+    ``RtlRun.passed`` and the report, not raised, so callers can inspect the mismatch. With
+    ``progress``, each stage is announced on stdout and the simulator logs its progress there
+    instead of into ``sim.log`` (for runs that take minutes).
     """
+
+    def stage(message: str):
+        if progress:
+            print(f"[{time.perf_counter() - start:6.0f} s] {message}", flush=True)
+
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    stage(f"generating the Verilog of a {rows} x {cols} {dataflow} array")
     verilog_path, sidecar_path = write(work, rows, cols, dataflow, x_signed=x_signed,
                                        w_signed=w_signed, acc_bits=acc_bits, name="dut",
                                        fault=fault)
@@ -92,6 +100,7 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
         base = icarus_base_dir(ivl_root or work)
         if base is not None:
             build_args = ["-B", str(base)]
+    stage(f"compiling {verilog_path.stat().st_size / 1e6:.1f} MB of Verilog with {SIM}")
     runner = get_runner(SIM)
     build_dir = work / "build"
     runner.build(sources=[verilog_path], hdl_toplevel="systolic_array", build_dir=build_dir,
@@ -100,6 +109,7 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     built = time.perf_counter()
     cases_path = work / "cases.npz"
     report_path = work / "report.json"
+    stage("running the cycle-accurate model")
     model_start = time.perf_counter()
     save_cases(cases_path, load_sidecar(sidecar_path), cases, registers)
     model_seconds = time.perf_counter() - model_start
@@ -108,15 +118,18 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
         "SYSTOLIC_CASES": str(cases_path),
         "SYSTOLIC_REGISTERS": "1" if registers else "0",
         "SYSTOLIC_REPORT": str(report_path),
+        "SYSTOLIC_PROGRESS": "1" if progress else "0",
         # The testbench module lives here; the simulator runs in ``work`` so that its
         # results file and logs stay out of the source tree.
         "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
     }
     results = work / "results.xml"
+    stage("simulating and comparing every output with the model")
     try:
         runner.test(hdl_toplevel="systolic_array", hdl_toplevel_lang="verilog",
                     test_module="tb_array", test_dir=work, build_dir=build_dir, seed=seed,
-                    extra_env=env, results_xml=str(results), log_file=work / "sim.log")
+                    extra_env=env, results_xml=str(results),
+                    log_file=None if progress else work / "sim.log")
     except SystemExit:
         # Under pytest the runner exits on a failed cocotb test; the results file tells.
         pass

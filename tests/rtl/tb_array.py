@@ -12,6 +12,9 @@ this module inside the simulator with these environment variables:
     ``1`` to compare every PE register on every cycle as well (small arrays).
 ``SYSTOLIC_REPORT``
     Where to write the checker's findings as JSON (for the runner and the mutation test).
+``SYSTOLIC_PROGRESS``
+    ``1`` to log progress (cycle, elapsed and remaining time) about every 5 % of a case, for
+    runs that take minutes.
 
 Each case is a reset followed by the model's per-cycle edge stream; the checker compares every
 output value and the cycle it appears on with the model's output stream.
@@ -161,13 +164,14 @@ class Checker:
 class Testbench:
     """Wires driver, monitor, model and checker together for one DUT."""
 
-    def __init__(self, dut, sidecar: dict, registers: bool):
+    def __init__(self, dut, sidecar: dict, registers: bool, progress: bool):
         rows, cols = sidecar["rows"], sidecar["cols"]
         self.dut = dut
         self.driver = Driver(dut, rows, cols)
         self.monitor = Monitor(dut, rows, cols, register_widths(sidecar) if registers else None)
         self.model = Model(os.environ["SYSTOLIC_CASES"])
         self.checker = Checker(dut._log, sidecar)
+        self.progress = progress
         self.cycles = 0
 
     async def reset(self):
@@ -182,6 +186,8 @@ class Testbench:
         n_cycles = cycles + TAIL_CYCLES
         n_edges = len(edges["x_valid"])
         await self.reset()
+        step = max(1, n_cycles // 20)
+        start = time.perf_counter()
         # One await per cycle: at the falling edge of cycle t the registers hold their
         # cycle-t values, and the inputs written now are captured at the end of cycle t.
         for t in range(n_cycles):
@@ -193,6 +199,11 @@ class Testbench:
                 self.checker.check_registers(case, t, self.monitor.sample_registers(), trace, t)
             self.driver.drive(edges if t < n_edges else None, t)
             await FallingEdge(self.dut.clk)
+            if self.progress and (t + 1) % step == 0:
+                elapsed = time.perf_counter() - start
+                self.dut._log.info("cycle %d of %d (%d%%): %.0f s so far, about %.0f s left",
+                                   t + 1, n_cycles, 100 * (t + 1) // n_cycles, elapsed,
+                                   elapsed * (n_cycles - t - 1) / (t + 1))
         self.cycles += n_cycles
 
 
@@ -201,7 +212,8 @@ async def matmul_cases(dut):
     """Every case of ``SYSTOLIC_CASES`` through the RTL and the model, compared cycle by cycle."""
     sidecar = json.loads(Path(os.environ["SYSTOLIC_SIDECAR"]).read_text())
     registers = os.environ.get("SYSTOLIC_REGISTERS", "0") == "1"
-    tb = Testbench(dut, sidecar, registers)
+    progress = os.environ.get("SYSTOLIC_PROGRESS", "0") == "1"
+    tb = Testbench(dut, sidecar, registers, progress)
     Clock(dut.clk, 10, unit="ns", impl="gpi").start()
     start = time.perf_counter()
     for i in range(tb.model.n_cases):

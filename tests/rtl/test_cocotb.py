@@ -144,7 +144,8 @@ def test_full_size_matmul(tmp_path):
     rng = np.random.default_rng(seed)
     a, b = lane_operands(rng, rows, rows, cols, "ws", True, True)
     start = time.perf_counter()
-    run = build_and_run(tmp_path, [{"a": a, "b": b}], rows=rows, cols=cols, seed=seed)
+    run = build_and_run(tmp_path, [{"a": a, "b": b}], rows=rows, cols=cols, seed=seed,
+                        progress=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
     print(f"{rows}x{cols}: {time.perf_counter() - start:.0f} s total, Verilog "
           f"{run.verilog_bytes / 1e6:.1f} MB, peak child memory {peak:.2f} GB")
