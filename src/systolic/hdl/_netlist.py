@@ -233,16 +233,12 @@ def top_verilog(netlist: Netlist) -> str:
     its instance (``pe_r0_c0.psum``) without a wire in the top module, which keeps the Verilog
     of large arrays small.
     """
-    read = set()
-    for cell in netlist.cells:
-        for source in cell.inputs.values():
-            read.add(source.wire if isinstance(source, Flipped) else source)
-    for _, source in netlist.assigns:
-        read.add(source.wire if isinstance(source, Flipped) else source)
-    config = netlist.config
+    sources = [source for cell in netlist.cells for source in cell.inputs.values()]
+    sources += [source for _, source in netlist.assigns]
+    read = {source.wire if isinstance(source, Flipped) else source for source in sources}
     port_names = ["clk", "rst", *netlist.ports]
     lines = [f"module {TOP_MODULE}({', '.join(port_names)});", "  input clk;", "  input rst;"]
-    for name, direction, width in top_ports(config):
+    for name, direction, width in top_ports(netlist.config):
         lines.append(f"  {'input' if direction == 'in' else 'output'} {_range(width)}{name};")
     for target, _ in netlist.assigns:
         if target.name not in netlist.ports:
