@@ -65,15 +65,6 @@ def first_call_seconds(cache_dir: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def scalesim_row() -> str:
-    try:
-        import scalesim  # noqa: F401
-    except ImportError:
-        return "| SCALE-Sim | not timed: `scalesim` is not importable in this environment |"
-    return ("| SCALE-Sim | importable, but not timed: driving it needs its config, topology and "
-            "layout files, which this script does not write |")
-
-
 def main() -> None:
     lines = [
         "# Engine benchmark",
@@ -115,7 +106,6 @@ def main() -> None:
     lines += [
         f"| fresh process, empty numba cache: import + first 256^3 run | {cold:.2f} s |",
         f"| fresh process, warm numba cache: import + first 256^3 run | {warm:.2f} s |",
-        scalesim_row(),
     ]
     text = "\n".join(lines) + "\n"
     print(text)
