@@ -73,6 +73,8 @@ def test_component_constructors_check_their_config():
 def test_bad_fault_position(fault, message):
     with pytest.raises(ValueError, match=_exact(message)):
         ArrayTop(ArrayConfig(2, 4), fault=fault)
+    with pytest.raises(ValueError, match=_exact(message)):
+        hdl.generate(2, 4, fault=fault)
 
 
 def test_bad_fault_kind():
@@ -81,6 +83,8 @@ def test_bad_fault_kind():
         Fault("stuck", col=0)
     with pytest.raises(TypeError, match=_exact("fault must be a Fault or None, got 'out_flip'")):
         ArrayTop(ArrayConfig(2, 2), fault="out_flip")
+    with pytest.raises(TypeError, match=_exact("fault must be a Fault or None, got 'out_flip'")):
+        hdl.generate(2, 2, fault="out_flip")
 
 
 @pytest.mark.parametrize(("rows", "tag_bits"), [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3),

@@ -75,17 +75,12 @@ class ArrayTop(wiring.Component):
     def __init__(self, config: ArrayConfig, *, fault: Fault | None = None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, got {config!r}")
-        if fault is not None:
-            if not isinstance(fault, Fault):
-                raise TypeError(f"fault must be a Fault or None, got {fault!r}")
-            fault.check(config)
         self.config = config
-        self.fault = fault
+        self._netlist = array_netlist(config, fault)  # checks the fault
         members = {}
         for name, direction, width in top_ports(config):
             members[name] = In(width) if direction == "in" else Out(width)
         super().__init__(members)
-        self._netlist = array_netlist(config, fault)
         self.pe_signals = [[{name: Signal(wire.width, name=wire.name)
                              for name, wire in pe.items()} for pe in row]
                            for row in self._netlist.pe_wires]

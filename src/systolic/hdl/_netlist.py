@@ -136,7 +136,18 @@ def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
 
     Cells come in a fixed order (x and w skew, PEs row by row, de-skew), so the generated
     Verilog is the same byte for byte on every run.
+
+    Raises
+    ------
+    TypeError
+        If ``fault`` is neither a :class:`Fault` nor None.
+    ValueError
+        If the fault's position is outside the array.
     """
+    if fault is not None:
+        if not isinstance(fault, Fault):
+            raise TypeError(f"fault must be a Fault or None, got {fault!r}")
+        fault.check(config)
     rows, cols = config.rows, config.cols
     ports = {name: Wire(name, width) for name, _, width in top_ports(config)}
     cells, assigns = [], []
