@@ -136,6 +136,8 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     tested = time.perf_counter() - model_seconds
     passed = results.exists() and get_results(results)[1] == 0
     if not report_path.exists():
+        if progress:  # the simulator's output went to stdout, not to sim.log
+            raise RuntimeError("the cocotb test wrote no report; see the simulator output above")
         log = (work / "sim.log").read_text() if (work / "sim.log").exists() else ""
         raise RuntimeError(f"the cocotb test wrote no report; simulator log:\n{log[-4000:]}")
     report = json.loads(report_path.read_text())
