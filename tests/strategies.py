@@ -7,6 +7,8 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
+from systolic import Dataflow
+
 __all__ = ["KINDS", "gaps_for", "matmul_case", "n_vectors", "operand"]
 
 #: Operand kinds: the value range of each lane.
@@ -45,11 +47,8 @@ def matmul_case(draw, max_dim: int = 20, max_array: int = 8):
 
 def n_vectors(m: int, k: int, n: int, rows: int, cols: int, dataflow: str) -> int:
     """Number of x vectors of the schedule (the length of a ``gaps`` array)."""
-    if dataflow == "ws":
-        return math.ceil(k / rows) * math.ceil(n / cols) * m
-    if dataflow == "is":
-        return math.ceil(k / rows) * math.ceil(m / cols) * n
-    return math.ceil(m / rows) * math.ceil(n / cols) * k
+    row_extent, col_extent, vectors = Dataflow(dataflow).extents(m, k, n)
+    return math.ceil(row_extent / rows) * math.ceil(col_extent / cols) * vectors
 
 
 def gaps_for(length: int):

@@ -1,10 +1,23 @@
-"""The three dataflows of the array."""
+"""The contract's shared facts: dataflows, PE kinds, registers and their widths.
+
+Every module that needs one of these facts (the model, the schedule, timing, plots, VCD export and
+the HDL generator) takes it from here, so that a new dataflow or register is one edit. This module
+imports nothing heavier than :mod:`enum`, so that :mod:`systolic.hdl` can use it too.
+``docs/contract.md`` stays the specification; each fact cites its section.
+``tests/reference.py`` does not import this module on purpose: it is the second opinion.
+"""
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Dataflow"]
+__all__ = ["LANE_REGISTERS", "OPERAND_BITS", "Dataflow", "dataflow_named", "register_widths",
+           "tag_bits"]
+
+#: Registers that every PE passes on, in the order of the contract's table (section 3).
+LANE_REGISTERS = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid")
+#: Operand width in bits (section 1).
+OPERAND_BITS = 8
 
 
 class Dataflow(enum.Enum):
@@ -43,3 +56,100 @@ class Dataflow(enum.Enum):
     def stationary_weights(self) -> bool:
         """True for the dataflows that use the weight-stationary PE (``ws`` and ``is``)."""
         return self is not Dataflow.OS
+
+    @property
+    def pe_kind(self) -> Dataflow:
+        """The dataflow whose processing element this one uses (section 3).
+
+        There are two kinds of PE: ``WS`` (section 3.1, also used by ``IS``) and ``OS``
+        (section 3.2).
+
+        Examples
+        --------
+        >>> Dataflow.IS.pe_kind
+        <Dataflow.WS: 'ws'>
+        """
+        return Dataflow.WS if self.stationary_weights else Dataflow.OS
+
+    @property
+    def transposed(self) -> bool:
+        """True when the array computes ``Y^T = B^T A^T`` (``is``, section 4)."""
+        return self is Dataflow.IS
+
+    def extents(self, m: int, k: int, n: int) -> tuple[int, int, int]:
+        """The matmul ``(m x k) @ (k x n)`` as the array sees it (section 4).
+
+        Returns
+        -------
+        row_extent, col_extent, vectors : int
+            The extent folded onto the ``R`` rows, the extent folded onto the ``C`` columns,
+            and the number of x vectors (os: operand pairs) that one tile streams.
+
+        Examples
+        --------
+        >>> Dataflow.IS.extents(2, 3, 4)
+        (3, 2, 4)
+        """
+        if self is Dataflow.WS:
+            return k, n, m
+        if self is Dataflow.IS:
+            return k, m, n
+        return m, n, k
+
+    @property
+    def registers(self) -> tuple[str, ...]:
+        """Names of the registers of one PE, in the order of the contract's table (section 3).
+
+        Examples
+        --------
+        >>> Dataflow.OS.registers[-2:]
+        ('acc', 'hold')
+        """
+        return LANE_REGISTERS + _STATIONARY_REGISTERS[self.pe_kind]
+
+
+#: The registers that do not move, per PE kind (sections 3.1 and 3.2).
+_STATIONARY_REGISTERS = {Dataflow.WS: ("w_active", "w_shadow"), Dataflow.OS: ("acc", "hold")}
+
+
+def dataflow_named(dataflow) -> Dataflow:
+    """The :class:`Dataflow` of a member or its value, for the plotting and waveform functions.
+
+    Raises
+    ------
+    ValueError
+        If ``dataflow`` names none of the three dataflows.
+    """
+    try:
+        return Dataflow(dataflow)
+    except ValueError:
+        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}") from None
+
+
+def tag_bits(rows: int) -> int:
+    """Width of ``w_tag`` on an array of ``rows`` rows: ``max(1, ceil(log2 R))`` (section 2).
+
+    Examples
+    --------
+    >>> tag_bits(1), tag_bits(4), tag_bits(5)
+    (1, 2, 3)
+    """
+    # (R - 1).bit_length() is ceil(log2 R) for R >= 1.
+    return max(1, (rows - 1).bit_length())
+
+
+def register_widths(dataflow: Dataflow, rows: int, acc_bits: int) -> dict[str, int]:
+    """Width in bits of every PE register of ``dataflow`` (the table of section 3).
+
+    Examples
+    --------
+    >>> register_widths(Dataflow.WS, 4, 32)["w_tag"]
+    2
+    """
+    widths = {"x": OPERAND_BITS, "x_valid": 1, "x_flag": 1, "w": OPERAND_BITS, "w_valid": 1,
+              "w_tag": tag_bits(rows), "psum": acc_bits, "psum_valid": 1}
+    if dataflow.pe_kind is Dataflow.WS:
+        widths.update(w_active=OPERAND_BITS, w_shadow=OPERAND_BITS)
+    else:
+        widths.update(acc=acc_bits, hold=acc_bits)
+    return widths

@@ -120,7 +120,7 @@ class CycleRun:
         self.schedule = schedule
         self.acc_bits = acc_bits
         self.stationary = problem.dataflow.stationary_weights
-        self.registers = _kernels.REGISTERS_WS if self.stationary else _kernels.REGISTERS_OS
+        self.registers = problem.dataflow.registers
         # Ring length: a power of two longer than any register path (R + C) plus one chunk of
         # cycles, so that a slot is never reused while the value in it is still needed.
         # The os drain path is written up to R cycles ahead (see ``run_os``).
@@ -178,4 +178,4 @@ class CycleRun:
         """The accumulated result ``Y`` (``M x N``, int32, wrapped to ``acc_bits``)."""
         y = self.y.copy()
         _kernels.wrap_array(y, self.acc_bits)
-        return np.ascontiguousarray(y.T) if self.problem.dataflow.value == "is" else y
+        return np.ascontiguousarray(y.T) if self.problem.dataflow.transposed else y

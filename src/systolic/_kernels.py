@@ -35,13 +35,7 @@ import numpy as np
 
 from ._config import jit
 
-__all__ = ["REGISTERS_OS", "REGISTERS_WS", "run_os", "run_ws", "snapshot", "wrap_array"]
-
-#: Register names in the order of the trace buffer (contract section 3).
-REGISTERS_WS = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid",
-                "w_active", "w_shadow")
-REGISTERS_OS = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid",
-                "acc", "hold")
+__all__ = ["run_os", "run_ws", "snapshot", "wrap_array"]
 
 # Rows of ``lanes``.
 X_VALID, X_FLAG, W_VALID, W_TAG = 0, 1, 2, 3
@@ -138,7 +132,8 @@ def _lane_snapshot(t, mask, xring, lanes, regs):
 
 @jit
 def snapshot(t, stationary, mask, xring, lanes, wring, psring, psvis, pe, acc_bits, regs):
-    """Write every register of every PE during cycle ``t`` into ``regs`` (n_regs, R, C)."""
+    """Write every register of every PE during cycle ``t`` into ``regs`` (n_regs, R, C), in
+    the order of :attr:`Dataflow.registers <systolic.Dataflow.registers>`."""
     rows, cols = regs.shape[1], regs.shape[2]
     _lane_snapshot(t, mask, xring, lanes, regs)
     for r in range(rows):

@@ -65,7 +65,7 @@ def make_problem(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
     n = b.shape[1]
     n_tiles, vectors = tiles_and_vectors(m, k, n, rows, cols, dataflow)
     kb = -(-k // rows)
-    if dataflow is Dataflow.OS:
+    if not dataflow.stationary_weights:
         x_src, w_src = np.ascontiguousarray(a.T), b
         nb = -(-n // cols)
         outer, inner = np.divmod(np.arange(n_tiles), nb)   # mb, nb
@@ -73,10 +73,10 @@ def make_problem(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
         out_row, out_col = outer * rows, inner * cols
         y_shape = (m, n)
     else:
-        if dataflow is Dataflow.WS:
-            x_src, w_src, y_shape = a, b, (m, n)
-        else:
+        if dataflow.transposed:
             x_src, w_src, y_shape = np.ascontiguousarray(b.T), np.ascontiguousarray(a.T), (n, m)
+        else:
+            x_src, w_src, y_shape = a, b, (m, n)
         outer, inner = np.divmod(np.arange(n_tiles), kb)   # nb (mb for is), kb
         x_base, w_row, w_col = inner * rows, inner * rows, outer * cols
         out_row, out_col = np.zeros(n_tiles, np.int64), outer * cols

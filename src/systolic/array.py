@@ -9,7 +9,6 @@ import numpy as np
 from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
-from ._kernels import REGISTERS_WS
 from ._schedule import Problem, Schedule, greedy, make_problem
 from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
                         check_operands, check_size, check_trace_window)
@@ -322,11 +321,11 @@ class SystolicArray:
         if trace is not None and engine != "cycle":
             raise ValueError(f"trace needs engine='cycle', got engine={engine!r}")
         window = check_trace_window(trace, schedule.total,
-                                    len(REGISTERS_WS) * self._rows * self._cols)
+                                    len(self._dataflow.registers) * self._rows * self._cols)
         if engine == "fast":
             exact = exact_result(problem)
             output = wrap(exact, self._acc_bits)
-            if problem.dataflow.value == "is":
+            if problem.dataflow.transposed:
                 output = np.ascontiguousarray(output.T)
             outputs = None
             if record_outputs:
@@ -415,7 +414,7 @@ class SystolicArray:
             else:
                 block = w_src[:, col0:col0 + cols]
                 w_data[times, :block.shape[1]] = block
-        swap = problem.dataflow.value == "is"
+        swap = problem.dataflow.transposed
         return EdgeStream(x_data, x_valid, x_flag, w_data, w_valid, w_tag,
                           x_signed=b_signed if swap else a_signed,
                           w_signed=a_signed if swap else b_signed)

@@ -29,7 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ._dataflow import Dataflow
+
 __all__ = ["main"]
+
+_DATAFLOWS = tuple(dataflow.value for dataflow in Dataflow)
 
 
 class _UsageError(Exception):
@@ -61,7 +65,7 @@ def _dims(text: str, count: int, form: str):
 def _add_array_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dims", type=_pair, default=(256, 256), metavar="RxC",
                         help="array rows x columns (default 256x256, TPU v1)")
-    parser.add_argument("--dataflow", choices=("ws", "os", "is"), default="ws",
+    parser.add_argument("--dataflow", choices=_DATAFLOWS, default="ws",
                         help="weight-, output- or input-stationary (default ws)")
     parser.add_argument("--no-double-buffer", dest="double_buffer", action="store_false",
                         help="model a single weight register (ws/is)")
@@ -108,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate the Verilog of an array (systolic_array) and its JSON sidecar.")
     hdl.add_argument("--rows", type=int, required=True, help="PE rows R")
     hdl.add_argument("--cols", type=int, required=True, help="PE columns C")
-    hdl.add_argument("--dataflow", choices=("ws", "os", "is"), default="ws",
+    hdl.add_argument("--dataflow", choices=_DATAFLOWS, default="ws",
                      help="ws (default), os, or is (the ws hardware)")
     hdl.add_argument("--x-unsigned", dest="x_signed", action="store_false",
                      help="x lane is uint8 (default int8)")

@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._dataflow import dataflow_named
+
 __all__ = [
     "animate_trace",
     "pe_utilization",
@@ -79,16 +81,7 @@ def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str =
     m, k, n = (_positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
     rows, cols = _positive_int("rows", rows), _positive_int("cols", cols)
     cycles = _positive_int("cycles", cycles)
-    name = getattr(dataflow, "value", dataflow)
-    # (row-lane extent, column-lane extent, vectors per tile) of contract section 4.
-    if name == "ws":
-        row_extent, col_extent, vectors = k, n, m
-    elif name == "is":
-        row_extent, col_extent, vectors = k, m, n
-    elif name == "os":
-        row_extent, col_extent, vectors = m, n, k
-    else:
-        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}")
+    row_extent, col_extent, vectors = dataflow_named(dataflow).extents(m, k, n)
     macs = vectors * np.outer(_mapped(row_extent, rows), _mapped(col_extent, cols))
     return macs / cycles
 

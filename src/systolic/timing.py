@@ -49,14 +49,8 @@ class CycleBreakdown:
 def tiles_and_vectors(m: int, k: int, n: int, rows: int, cols: int,
                       dataflow: Dataflow) -> tuple[int, int]:
     """Number of tiles ``T`` and x vectors per tile ``V`` (contract section 5)."""
-    def ceil(p, q):
-        return -(-p // q)
-
-    if dataflow is Dataflow.WS:
-        return ceil(k, rows) * ceil(n, cols), m
-    if dataflow is Dataflow.IS:
-        return ceil(k, rows) * ceil(m, cols), n
-    return ceil(m, rows) * ceil(n, cols), k
+    row_extent, col_extent, vectors = dataflow.extents(m, k, n)
+    return -(-row_extent // rows) * -(-col_extent // cols), vectors
 
 
 def _check_problem(m, k, n, rows, cols, dataflow):
@@ -126,7 +120,7 @@ def scalesim_breakdown(m: int, k: int, n: int, rows: int, cols: int,
     1021
     """
     dataflow = _check_problem(m, k, n, rows, cols, dataflow)
-    sr, sc, t = {Dataflow.WS: (k, n, m), Dataflow.IS: (k, m, n), Dataflow.OS: (m, n, k)}[dataflow]
+    sr, sc, t = dataflow.extents(m, k, n)
     folds = -(-sr // rows) * -(-sc // cols)
     if dataflow is Dataflow.OS:
         overhead, weight_load, fill = rows + cols - 2, 0, t - 1 + rows + cols

@@ -21,14 +21,13 @@ from typing import IO, Iterable
 
 import numpy as np
 
+from ._dataflow import dataflow_named, register_widths
+
 __all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at"]
 
 #: Clock period of the written waveform in nanoseconds.
 _PERIOD_NS = 10
 _TOP = "systolic_array"
-_LANES = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid")
-_STATIONARY = {"ws": ("w_active", "w_shadow"), "is": ("w_active", "w_shadow"),
-               "os": ("acc", "hold")}
 #: Port groups of the top module; a group names all of its indexed ports (``x_data`` is every
 #: ``x_data_<r>``).
 PORTS = ("x_data", "x_valid", "x_flag", "w_data", "w_valid", "w_tag", "out_data", "out_valid")
@@ -42,8 +41,7 @@ def register_names(dataflow: str) -> tuple[str, ...]:
     ValueError
         If ``dataflow`` is not one of the three dataflows.
     """
-    key = _dataflow_name(dataflow)
-    return _LANES + _STATIONARY[key]
+    return dataflow_named(dataflow).registers
 
 
 @dataclass(frozen=True)
@@ -61,24 +59,6 @@ class VcdWindow:
     first_cycle: int
     stop_cycle: int
     signals: tuple[str, ...]
-
-
-def _dataflow_name(dataflow) -> str:
-    name = getattr(dataflow, "value", dataflow)
-    if name not in _STATIONARY:
-        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}")
-    return name
-
-
-def _tag_bits(rows: int) -> int:
-    # max(1, ceil(log2 R)) of the contract: (R - 1).bit_length() is ceil(log2 R) for R >= 1.
-    return max(1, (rows - 1).bit_length())
-
-
-def _register_widths(rows: int, acc_bits: int) -> dict[str, int]:
-    return {"x": 8, "x_valid": 1, "x_flag": 1, "w": 8, "w_valid": 1, "w_tag": _tag_bits(rows),
-            "psum": acc_bits, "psum_valid": 1, "w_active": 8, "w_shadow": 8,
-            "acc": acc_bits, "hold": acc_bits}
 
 
 def _check_selection(signals, pes, dataflow, rows, cols):
@@ -147,7 +127,7 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
         larger than the bounds.
     """
     rows, cols = array.rows, array.cols
-    dataflow = _dataflow_name(array.dataflow)
+    dataflow = array.dataflow.value
     chosen, cells = _check_selection(signals, pes, dataflow, rows, cols)
     if len(cells) > max_pes:
         raise ValueError(f"{len(cells)} PEs selected, more than max_pes={max_pes}; "
@@ -169,7 +149,7 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
     trace = array.run(a, b, engine="cycle", gaps=gaps, trace=(first - lead, stop)).trace
     registers = {name: np.asarray(values) for name, values in trace.registers.items()}
     edges = array.edge_stream(a, b, gaps=gaps)
-    widths = _register_widths(rows, array.acc_bits)
+    widths = register_widths(array.dataflow, rows, array.acc_bits)
 
     def window_of(values: np.ndarray) -> np.ndarray:
         """Per-cycle edge values of the window (an edge stream may end before the run does)."""

@@ -14,8 +14,10 @@ EDGE_NAMES = ("x_data", "x_valid", "x_flag", "w_data", "w_valid", "w_tag")
 
 
 def _check_lanes(sidecar: dict, a: np.ndarray, b: np.ndarray):
+    from systolic import Dataflow   # only the test process, which runs the model, gets here
+
     # The hardware's lane signedness is fixed at generation: the stimulus must fit it.
-    x_op, w_op = (b, a) if sidecar["dataflow"] == "is" else (a, b)
+    x_op, w_op = (b, a) if Dataflow(sidecar["dataflow"]).transposed else (a, b)
     for lane, values in (("x", x_op), ("w", w_op)):
         low, high = (-128, 127) if sidecar[f"{lane}_signed"] else (0, 255)
         if values.size and (values.min() < low or values.max() > high):

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from systolic import Dataflow
+
 __all__ = ["base_seed", "full_size", "lane_operands", "n_vectors", "operand", "random_case"]
 
 _EXTREMES = {True: np.array([-128, 127, 0, -1, 1]), False: np.array([0, 255, 128, 127, 1])}
@@ -45,17 +47,15 @@ def operand(rng: np.random.Generator, shape: tuple[int, int], signed: bool) -> n
 def lane_operands(rng, m: int, k: int, n: int, dataflow: str, x_signed: bool,
                   w_signed: bool) -> tuple[np.ndarray, np.ndarray]:
     """``a`` (M x K) and ``b`` (K x N) whose values fit the lanes they enter (contract 4)."""
-    a_signed, b_signed = (w_signed, x_signed) if dataflow == "is" else (x_signed, w_signed)
+    a_signed, b_signed = ((w_signed, x_signed) if Dataflow(dataflow).transposed
+                          else (x_signed, w_signed))
     return operand(rng, (m, k), a_signed), operand(rng, (k, n), b_signed)
 
 
 def n_vectors(m: int, k: int, n: int, rows: int, cols: int, dataflow: str) -> int:
     """Number of x vectors of the schedule (the length of ``gaps``)."""
-    if dataflow == "ws":
-        return math.ceil(k / rows) * math.ceil(n / cols) * m
-    if dataflow == "is":
-        return math.ceil(k / rows) * math.ceil(m / cols) * n
-    return math.ceil(m / rows) * math.ceil(n / cols) * k
+    row_extent, col_extent, vectors = Dataflow(dataflow).extents(m, k, n)
+    return math.ceil(row_extent / rows) * math.ceil(col_extent / cols) * vectors
 
 
 def random_case(rng, rows: int, cols: int, dataflow: str, x_signed: bool, w_signed: bool, *,

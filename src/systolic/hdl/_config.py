@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .._dataflow import Dataflow, tag_bits
+
 __all__ = ["DATAFLOWS", "ArrayConfig"]
 
 #: Dataflows the generator accepts; ``is`` is built from the ``ws`` hardware.
-DATAFLOWS = ("ws", "os", "is")
+DATAFLOWS = tuple(dataflow.value for dataflow in Dataflow)
 
 ACC_BITS_MIN = 16
 ACC_BITS_MAX = 32
@@ -88,12 +90,17 @@ class ArrayConfig:
     @property
     def tag_bits(self) -> int:
         """Width of ``w_tag``: ``max(1, ceil(log2 R))``."""
-        return max(1, (self.rows - 1).bit_length())
+        return tag_bits(self.rows)
 
     @property
     def stationary(self) -> str:
         """``"ws"`` for the weight-stationary PE (dataflows ws and is), ``"os"`` otherwise."""
-        return "os" if self.dataflow == "os" else "ws"
+        return self.kind.pe_kind.value
+
+    @property
+    def kind(self) -> Dataflow:
+        """The dataflow as a :class:`systolic.Dataflow`, which knows its registers and PE."""
+        return Dataflow(self.dataflow)
 
     @property
     def name(self) -> str:

@@ -179,7 +179,7 @@ def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
     grid = [[{name: Wire(f"pe_r{r}_c{c}_{name}", widths[name]) for name in names}
              for c in range(cols)] for r in range(rows)]
     loads = []
-    if config.stationary == "os":
+    if not config.kind.stationary_weights:
         for c in range(cols):
             load = Wire(f"load_{c}", 1)
             assigns.append((load, grid[rows - 1][c]["x_flag"]))
@@ -204,7 +204,7 @@ def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
             inputs = dict(zip(("x_in", "x_valid_in", "x_flag_in"), x_in))
             inputs.update(zip(("w_in", "w_valid_in", "w_tag_in"), w_in))
             inputs.update(zip(("psum_in", "psum_valid_in"), psum_in))
-            if config.stationary == "ws":
+            if config.kind.stationary_weights:
                 inputs["row"] = Constant(r, config.tag_bits)
             else:
                 inputs["load"] = loads[c]

@@ -6,28 +6,21 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .._dataflow import LANE_REGISTERS
+from .._dataflow import register_widths as _contract_widths
 from ._config import ArrayConfig
 
 __all__ = ["ProcessingElement", "pe_registers", "register_widths"]
 
-_LANE_REGISTERS = ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid")
-_STATIONARY_REGISTERS = {"ws": ("w_active", "w_shadow"), "os": ("acc", "hold")}
-
 
 def pe_registers(config: ArrayConfig) -> tuple[str, ...]:
     """Names of the registers of one PE of ``config``, in the order of the contract table."""
-    return _LANE_REGISTERS + _STATIONARY_REGISTERS[config.stationary]
+    return config.kind.registers
 
 
 def register_widths(config: ArrayConfig) -> dict[str, int]:
     """Width in bits of every PE register of ``config``."""
-    widths = {"x": 8, "x_valid": 1, "x_flag": 1, "w": 8, "w_valid": 1,
-              "w_tag": config.tag_bits, "psum": config.acc_bits, "psum_valid": 1}
-    if config.stationary == "ws":
-        widths.update(w_active=8, w_shadow=8)
-    else:
-        widths.update(acc=config.acc_bits, hold=config.acc_bits)
-    return widths
+    return _contract_widths(config.kind, config.rows, config.acc_bits)
 
 
 class ProcessingElement(wiring.Component):
@@ -71,8 +64,8 @@ class ProcessingElement(wiring.Component):
             raise TypeError(f"config must be an ArrayConfig, got {config!r}")
         self.config = config
         widths = register_widths(config)
-        members = {f"{name}_in": In(widths[name]) for name in _LANE_REGISTERS}
-        if config.stationary == "ws":
+        members = {f"{name}_in": In(widths[name]) for name in LANE_REGISTERS}
+        if config.kind.stationary_weights:
             members["row"] = In(config.tag_bits)
         else:
             members["load"] = In(1)
@@ -95,7 +88,7 @@ class ProcessingElement(wiring.Component):
             self.w_tag.eq(self.w_tag_in),
         ]
         x = operand(self.x_in, cfg.x_signed)
-        if cfg.stationary == "ws":
+        if cfg.kind.stationary_weights:
             # The switch flag travels with the first vector of a tile: that vector already
             # uses the shadow weight, so no PE mixes two tiles within one vector.
             weight = Mux(self.x_flag_in, self.w_shadow, self.w_active)
