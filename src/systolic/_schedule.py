@@ -14,7 +14,7 @@ from ._config import jit
 from ._dataflow import Dataflow
 from .timing import CycleBreakdown, tiles_and_vectors
 
-__all__ = ["Problem", "Schedule", "greedy", "make_problem"]
+__all__ = ["Problem", "Schedule", "greedy", "load_bounds", "make_problem", "switch_bounds"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,47 @@ def make_problem(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
 
 
 @jit
+def load_bounds(prev_switch, prev_load, prev_last, rows, double_buffer):
+    """Earliest cycle a tile's weight load may start after the previous tile's (contract 3.1).
+
+    The legal schedule asks ``L_j >= max(s_{j-1}, L_{j-1} + R)`` and, without double
+    buffering, ``L_j >= e_{j-1} + 1``. The two bounds are returned apart, so that a timing
+    model can say which one held the load back.
+
+    Parameters
+    ----------
+    prev_switch, prev_load, prev_last : int
+        The previous tile's switch ``s_{j-1}``, load ``L_{j-1}`` and last x vector ``e_{j-1}``.
+    rows : int
+    double_buffer : bool
+
+    Returns
+    -------
+    shift, busy : int
+        The bound from the load port and the previous switch, and the bound from the single
+        weight register (``-1``, never binding, with double buffering).
+    """
+    shift = max(prev_switch, prev_load + rows)
+    busy = -1 if double_buffer else prev_last + 1
+    return shift, busy
+
+
+@jit
+def switch_bounds(load, prev_last, rows):
+    """Earliest cycle a tile's first x vector (its switch) may enter (contract 3.1).
+
+    ``s_j >= L_j + R`` (the load is complete in every row) and ``s_j >= e_{j-1} + 1`` (one x
+    vector per cycle).
+
+    Returns
+    -------
+    loaded, busy : int
+        The two bounds, apart.
+    """
+    return load + rows, prev_last + 1
+
+
+@jit
 def _greedy(n_tiles, vectors, rows, stationary, double_buffer, gaps, x_time, load_time):
     previous = -1  # cycle of the previous x vector
     for j in range(n_tiles):
@@ -94,14 +135,14 @@ def _greedy(n_tiles, vectors, rows, stationary, double_buffer, gaps, x_time, loa
             # e_j >= e_{j-1} + R, the tile's pairs back to back after its first one.
             start = 0 if j == 0 else max(previous + 1, previous + rows - vectors + 1)
         else:
-            if j == 0:
-                load = 0
-            else:
-                load = max(x_time[(j - 1) * vectors], load_time[j - 1] + rows)
-                if not double_buffer:
-                    load = max(load, previous + 1)
+            load = 0
+            if j > 0:
+                shift, busy = load_bounds(x_time[(j - 1) * vectors], load_time[j - 1],
+                                          previous, rows, double_buffer)
+                load = max(shift, busy)
             load_time[j] = load
-            start = max(previous + 1, load + rows)
+            loaded, busy = switch_bounds(load, previous, rows)
+            start = max(loaded, busy)
         for v in range(vectors):
             i = j * vectors + v
             previous = (start if v == 0 else previous + 1) + gaps[i]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._engine import exact_product, wrap
 from ._config import TPUConfig
 from ._isa import Instruction, Program
 from ._machine import TPU, RunReport
@@ -264,10 +265,7 @@ class Network:
                         for i in range(fh) for j in range(fw)]
                 cols = np.stack(taps, axis=3).reshape(n * oh * ow, fh * fw * c)
                 mat = layer.weight.reshape(fh * fw * c, f)
-            # float64 BLAS is exact here: 8-bit products summed over fewer than 2**38 terms
-            # stay integers below 2**53
-            exact = (cols.astype(np.float64) @ mat.astype(np.float64)).astype(np.int64)
-            acc = (exact + (1 << 31)) % (1 << 32) - (1 << 31)
+            acc = wrap(exact_product(cols, mat), 32)
             out = activate(acc, layer.bias, layer.requant, layer.activation)
             if isinstance(layer, Conv2D):
                 if st.pool is not None:

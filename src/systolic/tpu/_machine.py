@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._engine import wrap
+from .._schedule import load_bounds, switch_bounds
 from ..array import SystolicArray
 from ._config import TPUConfig
 from ._isa import Program, ProgramError
@@ -523,9 +525,9 @@ class _Run:
             # legal-schedule rules allow it; remember what held it back
             load_waits = {cause: issue, "weight_stall": self.fetch_done[k]}
             if self.prev_switch is not None:
-                load_waits["weight_shift"] = max(self.prev_switch, self.prev_load + cfg.rows)
-            if not cfg.double_buffer:
-                load_waits["computing"] = self.last_vector + 1
+                load_waits["weight_shift"], load_waits["computing"] = load_bounds(
+                    self.prev_switch, self.prev_load, self.last_vector, cfg.rows,
+                    cfg.double_buffer)
             load = max(load_waits.values())
             load_cause = max(load_waits, key=load_waits.get)
             self.active_tile = self.fetch_queue[k][1]
@@ -534,11 +536,11 @@ class _Run:
         x = x.view(np.uint8) if inst.has("xu") else x.view(np.int8)
         w = self.active_tile.view(np.uint8) if inst.has("wu") else self.active_tile.view(np.int8)
         res = self.tpu._array.run(x, w, engine=self.engine)
-        shift, latency = res.breakdown.weight_load, res.breakdown.drain
+        latency = res.breakdown.drain
         # When the first x vector may enter, and why it could not enter earlier.
         waits = {"other": issue, "array": self.last_vector + 1}
         if load is not None:
-            waits["weights"] = load + shift
+            waits["weights"], waits["array"] = switch_bounds(load, self.last_vector, cfg.rows)
         ub_ready = self.ub.ready[src]
         waits["ub"] = int(ub_ready.max())
         waits["acc"] = int(self.acc.free[dst].max()) - latency
@@ -570,7 +572,7 @@ class _Run:
         out = res.output.astype(np.int64)
         if inst.has("acc"):
             out += self.tpu.acc[dst]
-        self.tpu.acc[dst] = ((out + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+        self.tpu.acc[dst] = wrap(out, 32)
         self.macs += rows * cfg.rows * cfg.cols
         category = {"weights": "weight_stall", "acc": "activation", "array": "computing",
                     "other": cause}.get(binding, "host")
