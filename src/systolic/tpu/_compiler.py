@@ -445,25 +445,41 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be an int >= 1, not {batch!r}")
     em = _Emitter(cfg)
-    g, half = em.g, cfg.acc_rows // 2
-    stages = network.stages
-    pads = [st.layer.padding if isinstance(st.layer, Conv2D) else 0 for st in stages] + [0]
-    base = 0
-    first = stages[0].inp
-    in_layout = _Layout(base, batch, first.h, first.w, first.c, pads[0], g)
-    base += in_layout.rows
-    bias_base = base
+    bias_rows = _pack_biases(network, cfg, em.g)
+    layouts, bias_base = _plan_ub_layout(network, batch, cfg, em.g, len(bias_rows))
+    _emit_layers(em, network, batch, layouts, bias_base)
+    head, tail, host_input, host_output, host_blocks = _emit_head_tail(
+        em, cfg, layouts[0], layouts[-1], bias_base, bias_rows)
+    program = Program.from_instructions(head + em.main + tail)
+    return CompiledNetwork(network, cfg, batch, program, network.macs(batch), em.tiles,
+                           host_input, host_output, layouts[0], layouts[-1], host_blocks)
+
+
+def _pack_biases(network: Network, cfg: TPUConfig, g: int) -> list[np.ndarray]:
+    """Every layer's int32 bias, one block of 4 byte planes per chunk of ``g`` features."""
     bias_rows = []
-    for st in stages:
+    for st in network.stages:
         f = st.layer.bias.shape[0]
         for chunk in range(math.ceil(f / g)):
             part = st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)
             planes = np.zeros((4, cfg.row_bytes), np.uint8)
             planes[:, :part.size] = part.view(np.uint8).reshape(-1, 4).T
             bias_rows.append(planes)
-    base += 4 * len(bias_rows)
-    bias_at = bias_base
-    layouts = [in_layout]
+    return bias_rows
+
+
+def _plan_ub_layout(network: Network, batch: int, cfg: TPUConfig, g: int, bias_blocks: int
+                    ) -> tuple[list[_Layout], int]:
+    """Unified Buffer rows: the input, then the biases, then every layer's output.
+
+    Returns the activation layouts (input first) and the first bias row.
+    """
+    stages = network.stages
+    pads = [st.layer.padding if isinstance(st.layer, Conv2D) else 0 for st in stages] + [0]
+    first = stages[0].inp
+    layouts = [_Layout(0, batch, first.h, first.w, first.c, pads[0], g)]
+    bias_base = layouts[0].rows
+    base = bias_base + 4 * bias_blocks
     for i, st in enumerate(stages):
         layout = _Layout(base, batch, st.out.h, st.out.w, st.out.c, pads[i + 1], g)
         layouts.append(layout)
@@ -471,71 +487,98 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     if base > cfg.ub_rows:
         raise ValueError(f"batch {batch} needs {base} Unified Buffer rows, the machine has "
                          f"{cfg.ub_rows}")
+    return layouts, bias_base
 
+
+def _emit_layers(em: _Emitter, network: Network, batch: int, layouts: list[_Layout],
+                 bias_base: int) -> None:
+    """The main part of the program: every layer's multiplies and activations, in order."""
     signed = network.input_signed
-    for i, st in enumerate(stages):
-        src, dst, layer = layouts[i], layouts[i + 1], st.layer
-        name, *ops = _quant_instruction(layer.requant)[0]
-        em.defer(name, *ops, flags=_quant_instruction(layer.requant)[1])
-        function = () if layer.activation == "identity" else (layer.activation,)
-        f = layer.bias.shape[0]
-        out_chunks = math.ceil(f / g)
-        if isinstance(layer, Dense):
-            per_block = half
-            weight = layer.weight.reshape(src.h, src.w, src.c, f)
-            for m0 in range(0, batch, per_block):
-                rows = min(per_block, batch - m0)
-                for oc in range(out_chunks):
-                    acc = em.acc_block()
-                    first_tile = True
-                    for y in range(src.h):
-                        for x in range(src.w):
-                            for ic in range(src.chunks):
-                                block = weight[y, x, ic * g:(ic + 1) * g, oc * g:(oc + 1) * g]
-                                em.matmul(em.tile(block),
-                                          src.row(ic, m0, y + src.pad, x + src.pad), acc,
-                                          rows, src.hp * src.wp, switch=True,
-                                          accumulate=not first_tile, unsigned=not signed)
-                                first_tile = False
-                    em.defer("SetBias", bias_at + 4 * oc)
-                    em.defer("Activate", acc, dst.row(oc, m0, 0, 0), rows, flags=function)
-        else:
-            fh, fw, _, _ = layer.weight.shape
-            s, out = layer.stride, st.conv_out
-            band = st.pool.size if st.pool else 1
-            if out.w * band > half:
-                raise ValueError(f"a {band}-row band of the {out.w}-wide output does not fit "
-                                 f"half the accumulators ({half} rows)")
-            if st.pool:
-                em.defer("SetPool", band, out.w, flags=(st.pool.kind,))
-            bands = [(n, y) for n in range(batch) for y in range(0, out.h, band)]
-            per_block = half // (out.w * band)
-            for b0 in range(0, len(bands), per_block):
-                block = bands[b0:b0 + per_block]
-                out_rows = [(n, y0 + dy) for n, y0 in block for dy in range(band)]
-                for oc in range(out_chunks):
-                    acc = em.acc_block()
-                    first_tile = True
-                    for i_h in range(fh):
-                        for i_w in range(fw):
-                            for ic in range(src.chunks):
-                                addr = em.tile(layer.weight[i_h, i_w, ic * g:(ic + 1) * g,
-                                                            oc * g:(oc + 1) * g])
-                                for j, (n, oy) in enumerate(out_rows):
-                                    em.matmul(addr, src.row(ic, n, oy * s + i_h, i_w),
-                                              acc + j * out.w, out.w, s, switch=j == 0,
-                                              accumulate=not first_tile, unsigned=not signed)
-                                first_tile = False
-                    em.defer("SetBias", bias_at + 4 * oc)
-                    for j, (n, y0) in enumerate(block):
-                        em.defer("Activate", acc + j * band * out.w,
-                                 dst.row(oc, n, y0 // band + dst.pad, dst.pad),
-                                 band * out.w,
-                                 flags=function + (("pool",) if st.pool else ()))
-        bias_at += 4 * out_chunks
+    bias_at = bias_base
+    for i, st in enumerate(network.stages):
+        layer = st.layer
+        (name, *ops), flags = _quant_instruction(layer.requant)
+        em.defer(name, *ops, flags=flags)
+        emit = _emit_dense if isinstance(layer, Dense) else _emit_conv
+        emit(em, st, layouts[i], layouts[i + 1], batch, bias_at, signed)
+        bias_at += 4 * math.ceil(layer.bias.shape[0] / em.g)
         em.flush()
         signed = layer.requant.out_signed
 
+
+def _emit_dense(em: _Emitter, st, src: _Layout, dst: _Layout, batch: int, bias_at: int,
+                signed: bool) -> None:
+    """A dense layer: blocks of up to half the accumulators' rows of examples, each output
+    chunk summed over every input position and chunk."""
+    layer, g = st.layer, em.g
+    function = () if layer.activation == "identity" else (layer.activation,)
+    f = layer.bias.shape[0]
+    per_block = em.cfg.acc_rows // 2
+    weight = layer.weight.reshape(src.h, src.w, src.c, f)
+    for m0 in range(0, batch, per_block):
+        rows = min(per_block, batch - m0)
+        for oc in range(math.ceil(f / g)):
+            acc = em.acc_block()
+            first_tile = True
+            for y in range(src.h):
+                for x in range(src.w):
+                    for ic in range(src.chunks):
+                        block = weight[y, x, ic * g:(ic + 1) * g, oc * g:(oc + 1) * g]
+                        em.matmul(em.tile(block), src.row(ic, m0, y + src.pad, x + src.pad),
+                                  acc, rows, src.hp * src.wp, switch=True,
+                                  accumulate=not first_tile, unsigned=not signed)
+                        first_tile = False
+            em.defer("SetBias", bias_at + 4 * oc)
+            em.defer("Activate", acc, dst.row(oc, m0, 0, 0), rows, flags=function)
+
+
+def _emit_conv(em: _Emitter, st, src: _Layout, dst: _Layout, batch: int, bias_at: int,
+               signed: bool) -> None:
+    """A convolution: bands of output rows (one pooling window high), each output chunk
+    summed over every filter tap and input chunk, one Convolve per output row."""
+    layer, g = st.layer, em.g
+    function = () if layer.activation == "identity" else (layer.activation,)
+    half = em.cfg.acc_rows // 2
+    fh, fw, _, _ = layer.weight.shape
+    s, out = layer.stride, st.conv_out
+    band = st.pool.size if st.pool else 1
+    if out.w * band > half:
+        raise ValueError(f"a {band}-row band of the {out.w}-wide output does not fit "
+                         f"half the accumulators ({half} rows)")
+    if st.pool:
+        em.defer("SetPool", band, out.w, flags=(st.pool.kind,))
+    bands = [(n, y) for n in range(batch) for y in range(0, out.h, band)]
+    per_block = half // (out.w * band)
+    for b0 in range(0, len(bands), per_block):
+        block = bands[b0:b0 + per_block]
+        out_rows = [(n, y0 + dy) for n, y0 in block for dy in range(band)]
+        for oc in range(math.ceil(layer.bias.shape[0] / g)):
+            acc = em.acc_block()
+            first_tile = True
+            for i_h in range(fh):
+                for i_w in range(fw):
+                    for ic in range(src.chunks):
+                        addr = em.tile(layer.weight[i_h, i_w, ic * g:(ic + 1) * g,
+                                                    oc * g:(oc + 1) * g])
+                        for j, (n, oy) in enumerate(out_rows):
+                            em.matmul(addr, src.row(ic, n, oy * s + i_h, i_w),
+                                      acc + j * out.w, out.w, s, switch=j == 0,
+                                      accumulate=not first_tile, unsigned=not signed)
+                        first_tile = False
+            em.defer("SetBias", bias_at + 4 * oc)
+            for j, (n, y0) in enumerate(block):
+                em.defer("Activate", acc + j * band * out.w,
+                         dst.row(oc, n, y0 // band + dst.pad, dst.pad),
+                         band * out.w,
+                         flags=function + (("pool",) if st.pool else ()))
+
+
+def _emit_head_tail(em: _Emitter, cfg: TPUConfig, in_layout: _Layout, out_layout: _Layout,
+                    bias_base: int, bias_rows: list[np.ndarray]):
+    """The program's head (weight and host reads) and tail (result write, Halt).
+
+    Returns ``head, tail, host_input, host_output, host_blocks``.
+    """
     # Read_Weights for every tile up front, in use order (runs of consecutive tiles merged);
     # the Weight FIFO's depth throttles them.
     head: list[Instruction] = []
@@ -549,7 +592,6 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     host_input = 0
     host_bias = in_layout.rows * row_bytes
     host_output = host_bias + 4 * len(bias_rows) * row_bytes
-    out_layout = layouts[-1]
     head.append(Instruction("Read_Host_Memory", (host_input, in_layout.base, in_layout.rows)))
     host_blocks = []
     if bias_rows:
@@ -557,6 +599,4 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
         host_blocks.append((host_bias, np.concatenate(bias_rows)))
     tail = [Instruction("Write_Host_Memory", (out_layout.base, host_output, out_layout.rows)),
             Instruction("Halt")]
-    program = Program.from_instructions(head + em.main + tail)
-    return CompiledNetwork(network, cfg, batch, program, network.macs(batch), em.tiles,
-                           host_input, host_output, in_layout, out_layout, host_blocks)
+    return head, tail, host_input, host_output, host_blocks

@@ -14,7 +14,7 @@ legal-schedule rules for weight-stationary double buffering.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .._engine import wrap
 from .._schedule import load_bounds, switch_bounds
 from ..array import SystolicArray
 from ._config import TPUConfig
-from ._isa import Program, ProgramError
+from ._isa import MNEMONICS, Program, ProgramError
 from ._quant import Requant, activate, pool
 
 __all__ = ["BREAKDOWN_CATEGORIES", "RunReport", "TPU", "TimelineEntry", "check_program"]
@@ -179,6 +179,127 @@ def _span(inst, what: str, first: int, count: int, size: int, unit: str) -> None
                                       f"outside the {unit} (0..{size - 1})")
 
 
+class _CheckState:
+    """What the static checks carry from one instruction to the next."""
+
+    def __init__(self, config: TPUConfig):
+        self.config = config
+        self.pending_tiles = 0        # tiles read by Read_Weights, not yet switched in
+        self.active_tile = False
+        self.pool_kind: str | None = None
+        self.pool_size = self.pool_width = 1
+
+
+def _check_nothing(inst, state: _CheckState) -> None:
+    """Nop and Sync have no operands to check."""
+
+
+def _check_halt(inst, state: _CheckState) -> None:
+    if state.pending_tiles:
+        n = state.pending_tiles
+        raise ProgramError(inst.line, f"{n} weight tile{'s' if n > 1 else ''} read but "
+                                      "never used")
+
+
+def _check_host_transfer(inst, state: _CheckState) -> None:
+    config = state.config
+    rows = inst.operand("rows")
+    _span(inst, "UB rows", inst.operand("ub"), rows, config.ub_rows, "Unified Buffer")
+    _span(inst, "host bytes", inst.operand("host"), rows * config.row_bytes,
+          config.host_memory_bytes, "host memory")
+
+
+def _check_read_weights(inst, state: _CheckState) -> None:
+    config = state.config
+    addr, tiles = inst.operand("addr"), inst.operand("tiles")
+    if tiles < 1:
+        raise ProgramError(inst.line, f"Read_Weights: tiles must be >= 1, got {tiles}")
+    if addr % config.tile_bytes:
+        raise ProgramError(inst.line, f"Read_Weights: address {addr} is not a multiple "
+                                      f"of the tile size {config.tile_bytes}")
+    _span(inst, "weight bytes", addr, tiles * config.tile_bytes,
+          config.weight_memory_bytes, "Weight Memory")
+    state.pending_tiles += tiles
+
+
+def _check_matmul(inst, state: _CheckState) -> None:
+    config, name = state.config, inst.mnemonic
+    rows = inst.operand("rows")
+    stride = inst.operand("stride") if name == "Convolve" else 1
+    if stride < 1:
+        raise ProgramError(inst.line, f"Convolve: stride must be >= 1, got {stride}")
+    _span(inst, "UB rows", inst.operand("ub"), (rows - 1) * stride + 1 if rows else 0,
+          config.ub_rows, "Unified Buffer")
+    _span(inst, "accumulator rows", inst.operand("acc"), rows, config.acc_rows,
+          "accumulators")
+    if inst.has("switch"):
+        if not state.pending_tiles:
+            raise ProgramError(inst.line, f"{name}: weight tile used before loaded "
+                                          "(no Read_Weights tile left for .switch)")
+        state.pending_tiles -= 1
+        state.active_tile = True
+    elif not state.active_tile:
+        raise ProgramError(inst.line, f"{name}: weight tile used before loaded "
+                                      "(no tile switched in yet; use .switch)")
+
+
+def _check_activate(inst, state: _CheckState) -> None:
+    config = state.config
+    rows = inst.operand("rows")
+    _span(inst, "accumulator rows", inst.operand("acc"), rows, config.acc_rows,
+          "accumulators")
+    out_rows = rows
+    if inst.has("pool"):
+        if state.pool_kind is None:
+            raise ProgramError(inst.line, "Activate.pool: no SetPool.max or "
+                                          "SetPool.avg before it")
+        if rows % (state.pool_size * state.pool_width):
+            raise ProgramError(inst.line, f"Activate.pool: {rows} rows are not whole "
+                                          f"{state.pool_size}-row bands of width "
+                                          f"{state.pool_width}")
+        out_rows = rows // (state.pool_size * state.pool_size)
+    _span(inst, "UB rows", inst.operand("ub"), out_rows, config.ub_rows, "Unified Buffer")
+
+
+def _check_setquant(inst, state: _CheckState) -> None:
+    for field, high in (("multiplier", (1 << 31) - 1), ("shift", 62), ("frac_bits", 31)):
+        if inst.operand(field) > high:
+            raise ProgramError(inst.line, f"SetQuant: {field} must be <= {high}, "
+                                          f"got {inst.operand(field)}")
+
+
+def _check_setpool(inst, state: _CheckState) -> None:
+    size, width = inst.operand("size"), inst.operand("width")
+    if size < 1 or width < 1 or width % size:
+        raise ProgramError(inst.line, f"SetPool: width {width} must be a positive "
+                                      f"multiple of size {size}")
+    state.pool_kind = next((f for f in inst.flags if f in ("max", "avg")), None)
+    state.pool_size, state.pool_width = size, width
+
+
+def _check_setbias(inst, state: _CheckState) -> None:
+    _span(inst, "UB rows", inst.operand("ub"), _BIAS_ROWS, state.config.ub_rows,
+          "Unified Buffer")
+
+
+#: The static check of every instruction (its encoding is in ``_isa._SPECS``, its execution
+#: in ``_EXECUTE`` below).
+_CHECKS = {
+    "Nop": _check_nothing,
+    "Halt": _check_halt,
+    "Sync": _check_nothing,
+    "Read_Host_Memory": _check_host_transfer,
+    "Write_Host_Memory": _check_host_transfer,
+    "Read_Weights": _check_read_weights,
+    "MatrixMultiply": _check_matmul,
+    "Convolve": _check_matmul,
+    "Activate": _check_activate,
+    "SetQuant": _check_setquant,
+    "SetPool": _check_setpool,
+    "SetBias": _check_setbias,
+}
+
+
 def check_program(program: Program, config: TPUConfig) -> None:
     """Reject a program that the machine ``config`` cannot run as written.
 
@@ -190,85 +311,15 @@ def check_program(program: Program, config: TPUConfig) -> None:
     ProgramError
         Naming the line and the reason.
     """
-    row_bytes = config.row_bytes
-    pending_tiles, active_tile, pool_kind, pool_size, pool_width = 0, False, None, 1, 1
+    state = _CheckState(config)
     last_line = 0
     for index, inst in enumerate(program.instructions):
-        name, last_line = inst.mnemonic, inst.line
-        if name == "Halt":
-            if index != len(program) - 1:
-                raise ProgramError(program.instructions[index + 1].line,
-                                   "instruction after Halt")
-            if pending_tiles:
-                raise ProgramError(inst.line, f"{pending_tiles} weight tile"
-                                              f"{'s' if pending_tiles > 1 else ''} read but "
-                                              "never used")
+        last_line = inst.line
+        if inst.mnemonic == "Halt" and index != len(program) - 1:
+            raise ProgramError(program.instructions[index + 1].line, "instruction after Halt")
+        _CHECKS[inst.mnemonic](inst, state)
+        if inst.mnemonic == "Halt":
             return
-        if name in ("Read_Host_Memory", "Write_Host_Memory"):
-            rows = inst.operand("rows")
-            _span(inst, "UB rows", inst.operand("ub"), rows, config.ub_rows, "Unified Buffer")
-            _span(inst, "host bytes", inst.operand("host"), rows * row_bytes,
-                  config.host_memory_bytes, "host memory")
-        elif name == "Read_Weights":
-            addr, tiles = inst.operand("addr"), inst.operand("tiles")
-            if tiles < 1:
-                raise ProgramError(inst.line, f"Read_Weights: tiles must be >= 1, got {tiles}")
-            if addr % config.tile_bytes:
-                raise ProgramError(inst.line, f"Read_Weights: address {addr} is not a multiple "
-                                              f"of the tile size {config.tile_bytes}")
-            _span(inst, "weight bytes", addr, tiles * config.tile_bytes,
-                  config.weight_memory_bytes, "Weight Memory")
-            pending_tiles += tiles
-        elif name in ("MatrixMultiply", "Convolve"):
-            rows = inst.operand("rows")
-            stride = inst.operand("stride") if name == "Convolve" else 1
-            if stride < 1:
-                raise ProgramError(inst.line, f"Convolve: stride must be >= 1, got {stride}")
-            _span(inst, "UB rows", inst.operand("ub"), (rows - 1) * stride + 1 if rows else 0,
-                  config.ub_rows, "Unified Buffer")
-            _span(inst, "accumulator rows", inst.operand("acc"), rows, config.acc_rows,
-                  "accumulators")
-            if inst.has("switch"):
-                if not pending_tiles:
-                    raise ProgramError(inst.line, f"{name}: weight tile used before loaded "
-                                                  "(no Read_Weights tile left for .switch)")
-                pending_tiles -= 1
-                active_tile = True
-            elif not active_tile:
-                raise ProgramError(inst.line, f"{name}: weight tile used before loaded "
-                                              "(no tile switched in yet; use .switch)")
-        elif name == "Activate":
-            rows = inst.operand("rows")
-            _span(inst, "accumulator rows", inst.operand("acc"), rows, config.acc_rows,
-                  "accumulators")
-            out_rows = rows
-            if inst.has("pool"):
-                if pool_kind is None:
-                    raise ProgramError(inst.line, "Activate.pool: no SetPool.max or "
-                                                  "SetPool.avg before it")
-                if rows % (pool_size * pool_width):
-                    raise ProgramError(inst.line, f"Activate.pool: {rows} rows are not whole "
-                                                  f"{pool_size}-row bands of width "
-                                                  f"{pool_width}")
-                out_rows = rows // (pool_size * pool_size)
-            _span(inst, "UB rows", inst.operand("ub"), out_rows, config.ub_rows,
-                  "Unified Buffer")
-        elif name == "SetQuant":
-            for field, high in (("multiplier", (1 << 31) - 1), ("shift", 62),
-                                ("frac_bits", 31)):
-                if inst.operand(field) > high:
-                    raise ProgramError(inst.line, f"SetQuant: {field} must be <= {high}, "
-                                                  f"got {inst.operand(field)}")
-        elif name == "SetPool":
-            size, width = inst.operand("size"), inst.operand("width")
-            if size < 1 or width < 1 or width % size:
-                raise ProgramError(inst.line, f"SetPool: width {width} must be a positive "
-                                              f"multiple of size {size}")
-            pool_kind = next((f for f in inst.flags if f in ("max", "avg")), None)
-            pool_size, pool_width = size, width
-        elif name == "SetBias":
-            _span(inst, "UB rows", inst.operand("ub"), _BIAS_ROWS, config.ub_rows,
-                  "Unified Buffer")
     raise ProgramError(last_line + 1, "program does not end with Halt")
 
 
@@ -422,25 +473,26 @@ class _Run:
 
     def execute(self, program: Program, useful_macs: int | None) -> RunReport:
         cfg = self.cfg
-        entries: list[list] = []
+        entries: list[TimelineEntry] = []
         prev_issue, prev_start, prev_cause, barrier = -1, 0, "other", 0
         for index, inst in enumerate(program.instructions):
             issue = max(prev_issue + 1, prev_start, barrier)
             name = inst.mnemonic
             self._entry_index = index
-            handler = getattr(self, "_" + name.lower())
-            start, end, unit, cause = handler(inst, issue, prev_cause if issue > prev_issue + 1
-                                              else "other")
-            entries.append([index, inst.line, inst.text, unit, issue, start, end])
+            start, end, unit, cause = _EXECUTE[name](
+                self, inst, issue, prev_cause if issue > prev_issue + 1 else "other")
+            entries.append(TimelineEntry(index, inst.line, inst.text, unit, issue, start, end))
             if name == "Sync":
                 barrier = end
             prev_issue, prev_start, prev_cause = issue, start, cause
-        # every tile was consumed (check_program), so every fetch is scheduled by now
-        for k, entry in enumerate(self.fetch_entry):
-            row = entries[entry]
-            row[5] = min(row[5], self.fetch_start[k]) if row[5] >= 0 else self.fetch_start[k]
-            row[6] = max(row[6], self.fetch_done[k])
-        total = entries[-1][6]
+        # every tile was consumed (check_program), so every fetch is scheduled by now; a
+        # Read_Weights entry spans its tiles' fetches
+        for k, index in enumerate(self.fetch_entry):
+            entry = entries[index]
+            start = self.fetch_start[k]
+            entries[index] = replace(entry, start=min(entry.start, start) if entry.start >= 0
+                                     else start, end=max(entry.end, self.fetch_done[k]))
+        total = entries[-1].end
         # the tail after the last x vector: drain, then activation, then host transfers
         self._charge("fill_drain", min(total, self.last_land))
         self._charge("activation", min(total, self.act_free))
@@ -453,7 +505,7 @@ class _Run:
             tops=2 * useful / seconds / 1e12 if total else 0.0, peak_tops=cfg.peak_tops,
             utilization=useful / (total * cfg.rows * cfg.cols) if total else 0.0,
             breakdown=self.breakdown,
-            timeline=tuple(TimelineEntry(*row) for row in entries),
+            timeline=tuple(entries),
             weight_tiles=len(self.fetch_done), host_bytes=self.host_bytes)
 
     # Each handler returns (start, end, unit, cause): ``cause`` is the category charged to the
@@ -627,3 +679,33 @@ class _Run:
         self.ub.free[rows] = np.maximum(self.ub.free[rows], start + _BIAS_ROWS)
         self.act_free = start + _BIAS_ROWS
         return start, start + _BIAS_ROWS, "activation", "activation"
+
+
+#: How every instruction executes (each returns ``start, end, unit, cause``).
+_EXECUTE = {
+    "Nop": _Run._nop,
+    "Halt": _Run._halt,
+    "Sync": _Run._sync,
+    "Read_Host_Memory": _Run._read_host_memory,
+    "Write_Host_Memory": _Run._write_host_memory,
+    "Read_Weights": _Run._read_weights,
+    "MatrixMultiply": _Run._matrixmultiply,
+    "Convolve": _Run._convolve,
+    "Activate": _Run._activate,
+    "SetQuant": _Run._setquant,
+    "SetPool": _Run._setpool,
+    "SetBias": _Run._setbias,
+}
+
+
+def _check_tables() -> None:
+    """Every mnemonic of the encoding table has a static check and an execution."""
+    for table, what in ((_CHECKS, "static check"), (_EXECUTE, "execution")):
+        missing = [name for name in MNEMONICS if name not in table]
+        extra = [name for name in table if name not in MNEMONICS]
+        if missing or extra:
+            raise ImportError(f"TPU instruction tables disagree: {what} missing for "
+                              f"{missing}, unknown {extra}")
+
+
+_check_tables()
