@@ -10,7 +10,7 @@ import threadpoolctl
 
 from . import _kernels
 from ._config import BLOCK_COLS, BLOCK_CYCLES, BLOCK_ROWS
-from ._schedule import Problem, Schedule
+from ._schedule import OUT_COL, OUT_ROW, W_COL, X_BASE, Problem, Schedule
 
 __all__ = ["CycleRun", "exact_product", "exact_result", "fast_output_stream", "overflow_count",
            "wrap"]
@@ -89,13 +89,13 @@ def fast_output_stream(problem: Problem, exact: np.ndarray,
         x_src = problem.x_src.astype(np.float64)
         w_src = problem.w_src.astype(np.float64)
         for j in range(n_tiles):
-            base, col0 = tiles[0, j], tiles[2, j]
+            base, col0 = tiles[X_BASE, j], tiles[W_COL, j]
             part = x_src[:, base:base + rows] @ w_src[base:base + rows, col0:col0 + cols]
             data[j, :, :part.shape[1]] = part.astype(np.int64)
         return wrap(data.reshape(-1, cols), acc_bits)
     data = np.zeros((n_tiles, rows, cols), np.int64)
     for j in range(n_tiles):
-        row0, col0 = tiles[3, j], tiles[4, j]
+        row0, col0 = tiles[OUT_ROW, j], tiles[OUT_COL, j]
         block = exact[row0:row0 + rows, col0:col0 + cols]
         data[j, :block.shape[0], :block.shape[1]] = block
     return wrap(data[:, ::-1].reshape(-1, cols), acc_bits)
@@ -126,18 +126,22 @@ class CycleRun:
         # The os drain path is written up to R cycles ahead (see ``run_os``).
         reach = rows + cols + BLOCK_CYCLES + 2 + (0 if self.stationary else rows)
         period = 1 << int(reach - 1).bit_length()
-        self.mask = period - 1
-        self.xring = np.zeros((rows, period + cols), np.int16)
-        self.lanes = np.zeros((4, period), np.int32)
-        self.wring = np.zeros((period, cols), np.int16)
-        self.psring = np.zeros((period, cols), np.int32)
-        self.psvis = np.zeros((period, cols) if not self.stationary else (1, 1), np.int64)
-        self.pe = np.zeros((2, rows, cols), np.int16 if self.stationary else np.int32)
-        self.y = np.zeros(problem.y_shape, np.int32)
-        self.cursor = np.zeros(5, np.int64)
-        n_results = schedule.result_time.size
-        self.out_cycles = np.zeros(n_results if record_outputs else 0, np.int64)
-        self.out_data = np.zeros((n_results if record_outputs else 0, cols), np.int32)
+        n_results = schedule.result_time.size if record_outputs else 0
+        self.kernel_state = _kernels.State(
+            mask=period - 1,
+            xring=np.zeros((rows, period + cols), np.int16),
+            lanes=np.zeros((4, period), np.int32),
+            wring=np.zeros((period, cols), np.int16),
+            psring=np.zeros((period, cols), np.int32),
+            psvis=np.zeros((period, cols) if not self.stationary else (1, 1), np.int64),
+            pe=np.zeros((2, rows, cols), np.int16 if self.stationary else np.int32),
+            cursor=np.zeros(5, np.int64),
+            y=np.zeros(problem.y_shape, np.int32),
+            out_cycles=np.zeros(n_results, np.int64),
+            out_data=np.zeros((n_results, cols), np.int32))
+        self.stream = _kernels.Stream(problem.x_src, problem.w_src, problem.tiles,
+                                      schedule.x_time, schedule.load_time, problem.vectors)
+        self.out_cycles, self.out_data = self.kernel_state.out_cycles, self.kernel_state.out_data
         self.cycle = 0
         self._no_trace = np.zeros((len(self.registers), 0, 1, 1), np.int32)
 
@@ -150,32 +154,24 @@ class CycleRun:
         """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers."""
         if stop <= self.cycle:
             return
-        p = self.problem
         if trace is None:
             trace, trace_first = self._no_trace, 0
         if self.stationary:
-            _kernels.run_ws(self.cycle, stop, self.mask, self.xring, self.lanes, self.wring,
-                            self.psring, self.pe, p.x_src, p.w_src, p.tiles,
-                            self.schedule.x_time, self.schedule.load_time, p.vectors, self.y,
-                            self.cursor, self.out_cycles, self.out_data, self.acc_bits, trace,
+            _kernels.run_ws(self.cycle, stop, self.kernel_state, self.stream, self.acc_bits, trace,
                             trace_first, BLOCK_CYCLES, BLOCK_ROWS, BLOCK_COLS)
         else:
-            _kernels.run_os(self.cycle, stop, self.mask, self.xring, self.lanes, self.wring,
-                            self.psring, self.psvis, self.pe, p.x_src, p.w_src, p.tiles,
-                            self.schedule.x_time, p.vectors, self.y, self.cursor,
-                            self.out_cycles, self.out_data, self.acc_bits, trace, trace_first,
-                            BLOCK_CYCLES, BLOCK_ROWS)
+            _kernels.run_os(self.cycle, stop, self.kernel_state, self.stream, self.acc_bits, trace,
+                            trace_first, BLOCK_CYCLES, BLOCK_ROWS)
         self.cycle = stop
 
     def state(self) -> dict[str, np.ndarray]:
         """Every PE register during the current cycle, each as an ``(R, C)`` array."""
         regs = np.zeros((len(self.registers), self.problem.rows, self.problem.cols), np.int32)
-        _kernels.snapshot(self.cycle, self.stationary, self.mask, self.xring, self.lanes,
-                          self.wring, self.psring, self.psvis, self.pe, self.acc_bits, regs)
+        _kernels.snapshot(self.cycle, self.stationary, self.kernel_state, self.acc_bits, regs)
         return dict(zip(self.registers, regs))
 
     def output(self) -> np.ndarray:
         """The accumulated result ``Y`` (``M x N``, int32, wrapped to ``acc_bits``)."""
-        y = self.y.copy()
+        y = self.kernel_state.y.copy()
         _kernels.wrap_array(y, self.acc_bits)
         return np.ascontiguousarray(y.T) if self.problem.dataflow.transposed else y

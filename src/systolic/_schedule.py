@@ -14,7 +14,12 @@ from ._config import jit
 from ._dataflow import Dataflow
 from .timing import CycleBreakdown, tiles_and_vectors
 
-__all__ = ["Problem", "Schedule", "greedy", "load_bounds", "make_problem", "switch_bounds"]
+__all__ = ["OUT_COL", "OUT_ROW", "W_COL", "W_ROW", "X_BASE", "Problem", "Schedule", "greedy",
+           "load_bounds", "make_problem", "switch_bounds"]
+
+# Rows of ``Problem.tiles``: per tile, the x column base, the weight row base, the w column
+# base, the output row base and the output column base.
+X_BASE, W_ROW, W_COL, OUT_ROW, OUT_COL = range(5)
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,14 @@ class Problem:
     m, k, n : int
     x_src : ndarray, int32
         One row per source vector: the x vector ``v`` of tile ``j`` is
-        ``x_src[v, tiles[0, j] : tiles[0, j] + R]`` (zero beyond the edge).
+        ``x_src[v, tiles[X_BASE, j] : tiles[X_BASE, j] + R]`` (zero beyond the edge).
     w_src : ndarray, int32
-        ws/is: weight row ``k`` of tile ``j`` is ``w_src[tiles[1, j] + k, tiles[2, j]:][:C]``;
-        os: the w vector ``v`` of tile ``j`` is ``w_src[v, tiles[2, j]:][:C]``.
+        ws/is: weight row ``k`` of tile ``j`` is
+        ``w_src[tiles[W_ROW, j] + k, tiles[W_COL, j]:][:C]``; os: the w vector ``v`` of tile
+        ``j`` is ``w_src[v, tiles[W_COL, j]:][:C]``.
     tiles : ndarray, int64 (5, T)
-        Per tile: x column base, weight row base, w column base, output row base, output
-        column base.
+        Per tile, in rows ``X_BASE, W_ROW, W_COL, OUT_ROW, OUT_COL``: x column base, weight
+        row base, w column base, output row base, output column base.
     n_tiles, vectors : int
         ``T`` and ``V``.
     y_shape : tuple
@@ -80,8 +86,9 @@ def make_problem(a: np.ndarray, b: np.ndarray, rows: int, cols: int,
         outer, inner = np.divmod(np.arange(n_tiles), kb)   # nb (mb for is), kb
         x_base, w_row, w_col = inner * rows, inner * rows, outer * cols
         out_row, out_col = np.zeros(n_tiles, np.int64), outer * cols
-    tiles = np.ascontiguousarray(np.stack([x_base, w_row, w_col, out_row, out_col]),
-                                 dtype=np.int64)
+    tiles = np.empty((5, n_tiles), np.int64)
+    tiles[X_BASE], tiles[W_ROW], tiles[W_COL] = x_base, w_row, w_col
+    tiles[OUT_ROW], tiles[OUT_COL] = out_row, out_col
     return Problem(dataflow, rows, cols, m, k, n, x_src, w_src, tiles, n_tiles, vectors,
                    y_shape)
 

@@ -9,7 +9,7 @@ import numpy as np
 from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
-from ._schedule import Problem, Schedule, greedy, make_problem
+from ._schedule import W_COL, W_ROW, X_BASE, Problem, Schedule, greedy, make_problem
 from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
                         check_operands, check_size, check_trace_window)
 from .timing import CycleBreakdown, breakdown, scalesim_breakdown
@@ -400,14 +400,14 @@ class SystolicArray:
         stationary = problem.dataflow.stationary_weights
         for j in range(problem.n_tiles):
             times = schedule.x_time[j * vectors:(j + 1) * vectors]
-            base, col0 = tiles[0, j], tiles[2, j]
+            base, col0 = tiles[X_BASE, j], tiles[W_COL, j]
             block = x_src[:, base:base + rows]
             x_data[times, :block.shape[1]] = block
             x_valid[times] = 1
             x_flag[times[0] if stationary else times[-1]] = 1
             if stationary:
                 load = schedule.load_time[j]
-                weights = w_src[tiles[1, j]:tiles[1, j] + rows, col0:col0 + cols]
+                weights = w_src[tiles[W_ROW, j]:tiles[W_ROW, j] + rows, col0:col0 + cols]
                 w_data[load:load + weights.shape[0], :weights.shape[1]] = weights
                 w_valid[load:load + rows] = 1
                 w_tag[load:load + rows] = np.arange(rows)
