@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 ROWS   ?=
 COLS   ?=
 
-.PHONY: setup demo test lint sim rtl rtl-check bench clean
+.PHONY: setup demo test lint docs sim rtl rtl-check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests examples benchmarks
 
+# The documentation site in site/: strict (a broken link or a docstring warning fails), and the
+# lessons are executed while it is built. Needs Icarus Verilog, like make sim.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 # RTL regression: cocotb on Icarus Verilog against the Python model.
 # `make sim ROWS=256 COLS=256` runs one full-size matmul through both, showing its progress.
 sim: setup
@@ -40,4 +49,4 @@ bench: setup
 	$(PY) benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) build sim_build .pytest_cache .hypothesis
+	rm -rf $(VENV) build sim_build site .pytest_cache .hypothesis
