@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -136,3 +139,23 @@ def test_bad_arguments():
 def test_scalesim_count_uses_scalesim_output_size():
     layer, = read_topology("c, 10, 9, 3, 2, 3, 12, 2,\n")
     assert scalesim_breakdown(layer.scalesim_m, layer.k, layer.n, 8, 8, "ws").total == 281
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_systolic_run_scalesim_column_equals_real_scalesim_on_strided_convs(tmp_path,
+                                                                          dataflow):
+    text = CONV_HEADER + "".join(
+        f"s{s}_{h}x{w}_{fh}x{fw}, {h}, {w}, {fh}, {fw}, 3, 5, {s},\n"
+        for s in (1, 2, 3, 4) for h, w, fh, fw in ((10, 9, 3, 2), (17, 17, 5, 5), (7, 12, 1, 4)))
+    topology = tmp_path / "strided.csv"
+    topology.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "systolic.cli", "run", str(topology), "--dims",
+                           "5x7", "--dataflow", dataflow, "--json", str(tmp_path / "r.json")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ours = [r["scalesim_cycles"] for r in json.loads((tmp_path / "r.json").read_text())["layers"]]
+    report, = scalesim_oracle.run_cases(tmp_path / "scalesim", [
+        (scalesim_oracle.config_text(5, 7, dataflow), text, False)])
+    theirs = [int(line.split(",")[2]) for line in
+              report["COMPUTE_REPORT.csv"].splitlines()[1:]]
+    assert ours == theirs
