@@ -90,7 +90,8 @@ def test_run_topology_table_csv_and_json(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a, 1, 2, 3,\nb, 1, 2\n", "line 2: row does not end with a comma"),
+    ("a, 1, 2, 3,\nb, 1, 2\n", "line 2: expected 3 numbers (GEMM: M, N, K) or 7 (conv: IfH, "
+                             "IfW, FH, FW, C, NumFilt, Stride), got 2"),
     ("a, 1, 2, x,\n", "line 1: field 'x' is not an integer"),
 ])
 def test_run_malformed_topology_names_the_line(tmp_path, text, message):

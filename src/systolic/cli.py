@@ -258,8 +258,8 @@ def _run(args) -> int:
             "utilization": macs / (timing.total * rows * cols),
             "weight_load": timing.weight_load, "streaming": timing.streaming,
             "stall": timing.stall, "drain": timing.drain,
-            "scalesim_cycles": scalesim_breakdown(layer.m, layer.k, layer.n, rows, cols,
-                                                  args.dataflow).total,
+            "scalesim_cycles": scalesim_breakdown(layer.scalesim_m, layer.k, layer.n, rows,
+                                                  cols, args.dataflow).total,
         })
     cycles = sum(r["cycles"] for r in records)
     macs = sum(r["macs"] for r in records)

@@ -63,7 +63,7 @@ def test_time_topology_uses_the_array_timing():
         expected = contract_breakdown(t.layer.m, t.layer.k, t.layer.n, 32, 32, "ws")
         assert t.cycles == expected.total
         folds = -(-t.layer.k // 32) * -(-t.layer.n // 32)
-        assert t.scalesim_cycles == folds * (2 * 32 + 32 + t.layer.m - 2) - 1
+        assert t.scalesim_cycles == folds * (2 * 32 + 32 + t.layer.scalesim_m - 2) - 1
         assert t.utilization == pytest.approx(t.macs / (t.cycles * 32 * 32))
     table = format_timings(timings, 32, 32)
     assert table.splitlines()[-1].startswith("total")
@@ -71,7 +71,7 @@ def test_time_topology_uses_the_array_timing():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("conv1, 8, 8, 3, 3, 1, 4, 1", r"^line 1: row does not end with a comma$"),
+    ("a, 1, 2, 3,\nb, 1, 2, 3, 4,", r"^line 2: expected 3 numbers \(GEMM: M, N, K\) or 7 "),
     ("a, 1, 2, 3,\nb, 1, 2,", r"^line 2: expected 3 numbers \(GEMM: M, N, K\) or 7 \(conv: "),
     ("a, 1, 2, 3,\nb, 1, x, 3,", r"^line 2: field 'x' is not an integer$"),
     ("\n\na, 1, 0, 3,", r"^line 3: fields must be >= 1, got 0$"),

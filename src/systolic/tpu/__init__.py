@@ -16,8 +16,8 @@ from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disas
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
 from ._plot import plot_timeline
 from ._quant import FUNCTIONS, POOLS, ROUNDINGS, Requant, activate, pool, round_div
-from ._scalesim import (LayerTiming, TopologyError, TopologyLayer, format_timings,
-                        read_topology, time_topology)
+from ._scalesim import (LayerTiming, TopologyError, TopologyLayer, TopologyWarning,
+                        format_timings, read_topology, time_topology)
 
 __all__ = [
     # machine
@@ -31,6 +31,7 @@ __all__ = [
     "CompiledNetwork", "Conv2D", "Dense", "Network", "Pool2D", "compile_network",
     # workloads
     "DigitsModel", "digits_mlp",
-    "LayerTiming", "TopologyError", "TopologyLayer", "format_timings", "read_topology",
+    "LayerTiming", "TopologyError", "TopologyLayer", "TopologyWarning", "format_timings",
+    "read_topology",
     "time_topology",
 ]
