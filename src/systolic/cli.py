@@ -12,6 +12,8 @@ Sub-commands:
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
     Run the cocotb regression (``tests/rtl`` of a source checkout) for one array size.
+``synth``
+    Synthesise the array with Yosys and count its resources (:mod:`systolic.synth`).
 
 Bad arguments or files end the program with exit status 2 and a one-line message on stderr.
 See ``docs/cli.md`` for examples.
@@ -131,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
+
+    from . import synth
+    synth.add_parser(commands)
     return parser
 
 
