@@ -6,6 +6,11 @@ The array follows the hardware contract in ``docs/contract.md``; the generated R
 Subpackages and modules loaded on demand: :mod:`systolic.timing` (closed-form cycle
 formulas), :mod:`systolic.tpu` (the TPU v1-level accelerator), :mod:`systolic.hdl` (the
 Amaranth RTL generator), :mod:`systolic.plot` and :mod:`systolic.vcd` (pictures and waveforms).
+
+Memory: before allocating, the engines, the VCD exporter and the RTL generator estimate what a
+call needs and refuse it with a ``ValueError`` past 4 GiB; the environment variable
+``SYSTOLIC_MEMORY_LIMIT`` sets another limit (bytes, or with a ``K``, ``M``, ``G`` or ``T``
+suffix).
 """
 
 from ._dataflow import Dataflow

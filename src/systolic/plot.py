@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._checks import check_choice, check_int
+
 __all__ = [
     "animate_trace",
     "pe_utilization",
@@ -26,12 +28,6 @@ __all__ = [
 
 _BREAKDOWN_PARTS = ("weight_load", "streaming", "stall", "drain")
 _BREAKDOWN_COLORS = ("#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3")
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _figure(ax, figsize):
@@ -76,19 +72,17 @@ def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str =
     numpy.ndarray
         ``R x C`` float array of fractions in ``[0, 1]``.
     """
-    m, k, n = (_positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
-    rows, cols = _positive_int("rows", rows), _positive_int("cols", cols)
-    cycles = _positive_int("cycles", cycles)
-    name = getattr(dataflow, "value", dataflow)
+    m, k, n = (check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
+    cycles = check_int("cycles", cycles, 1)
+    name = check_choice("dataflow", getattr(dataflow, "value", dataflow), ("ws", "os", "is"))
     # (row-lane extent, column-lane extent, vectors per tile) of contract section 4.
     if name == "ws":
         row_extent, col_extent, vectors = k, n, m
     elif name == "is":
         row_extent, col_extent, vectors = k, m, n
-    elif name == "os":
-        row_extent, col_extent, vectors = m, n, k
     else:
-        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}")
+        row_extent, col_extent, vectors = m, n, k
     macs = vectors * np.outer(_mapped(row_extent, rows), _mapped(col_extent, cols))
     return macs / cycles
 

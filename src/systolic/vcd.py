@@ -21,6 +21,8 @@ from typing import IO, Iterable
 
 import numpy as np
 
+from ._checks import check_int, is_int
+
 __all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at"]
 
 #: Clock period of the written waveform in nanoseconds.
@@ -148,26 +150,49 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
     """
     rows, cols = array.rows, array.cols
     dataflow = _dataflow_name(array.dataflow)
+    max_cycles = check_int("max_cycles", max_cycles, 1)
+    max_pes = check_int("max_pes", max_pes, 1)
     chosen, cells = _check_selection(signals, pes, dataflow, rows, cols)
     if len(cells) > max_pes:
         raise ValueError(f"{len(cells)} PEs selected, more than max_pes={max_pes}; "
                          f"choose pes or raise max_pes")
-    total = array.run(a, b, engine="fast", gaps=gaps).cycles
-    first, stop = (0, total) if window is None else window
-    if not (isinstance(first, (int, np.integer)) and isinstance(stop, (int, np.integer))
-            and 0 <= first < stop):
-        raise ValueError(f"window must be (first, stop) with 0 <= first < stop, got {window!r}")
-    first, stop = int(first), min(int(stop), total)
+    stepper = array.stepper(a, b, gaps=gaps)
+    total = stepper._run.total
+    message = f"window must be (first, stop) with 0 <= first < stop, got {window!r}"
+    if window is None:
+        first, stop = 0, total
+    elif (not isinstance(window, (tuple, list)) or len(window) != 2
+          or not all(is_int(t) for t in window)):
+        raise TypeError(message)
+    else:
+        first, stop = int(window[0]), int(window[1])
+        if not 0 <= first < stop:
+            raise ValueError(message)
+    stop = min(stop, total)
     if first >= total:
         raise ValueError(f"window {window!r} starts after the run's last cycle {total - 1}")
     if stop - first > max_cycles:
         raise ValueError(f"window of {stop - first} cycles is longer than "
                          f"max_cycles={max_cycles}; choose a window or raise max_cycles")
     # out_data_<c> is the bottom psum of column c delayed by C - 1 - c de-skew registers, so the
-    # trace has to reach back C - 1 cycles before the window.
+    # bottom row has to be read from C - 1 cycles before the window on. Only what is written is
+    # kept: the selected registers of the selected PEs, and the bottom row for the outputs.
     lead = min(first, cols - 1)
-    trace = array.run(a, b, engine="cycle", gaps=gaps, trace=(first - lead, stop)).trace
-    registers = {name: np.asarray(values) for name, values in trace.registers.items()}
+    wanted = [name for name in chosen if name in register_names(dataflow)]
+    rows_of, cols_of = np.array([r for r, _ in cells], np.intp), np.array([c for _, c in cells],
+                                                                          np.intp)
+    span = stop - first + lead
+    registers = {name: np.zeros((span, len(cells)), np.int64) for name in wanted}
+    bottom = np.zeros((span, cols), np.int64)
+    corner_valid = np.zeros(span, np.int64)
+    stepper.run_to(first - lead)
+    for i in range(span):
+        state = stepper.state
+        for name in wanted:
+            registers[name][i] = state[name][rows_of, cols_of]
+        bottom[i] = state["psum"][rows - 1]
+        corner_valid[i] = state["psum_valid"][rows - 1, cols - 1]
+        stepper.step()
     edges = array.edge_stream(a, b, gaps=gaps)
     widths = _register_widths(rows, array.acc_bits)
 
@@ -196,22 +221,20 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
         elif group in ("x_valid", "x_flag", "w_valid", "w_tag"):
             port(group, widths[group] if group == "w_tag" else 1, window_of(getattr(edges, group)))
         elif group == "out_data":
-            psum = registers["psum"]
             for c in range(cols):
                 delay = cols - 1 - c
                 values = np.zeros(stop - first, dtype=np.int64)
                 for i in range(stop - first):
                     source = lead + i - delay     # index into the trace; before it: reset value 0
                     if source >= 0:
-                        values[i] = psum[source, rows - 1, c]
+                        values[i] = bottom[source, c]
                 port(f"out_data_{c}", array.acc_bits, values)
         elif group == "out_valid":
-            port("out_valid", 1, registers["psum_valid"][lead:, rows - 1, cols - 1])
-    for r, c in cells:
-        for name in chosen:
-            if name in registers:
-                columns.append((f"{_TOP}.pe_r{r}_c{c}", name, widths[name],
-                                registers[name][lead:, r, c], False))
+            port("out_valid", 1, corner_valid[lead:])
+    for index, (r, c) in enumerate(cells):
+        for name in wanted:
+            columns.append((f"{_TOP}.pe_r{r}_c{c}", name, widths[name],
+                            registers[name][lead:, index], False))
     _write(file, columns, first, stop)
     return VcdWindow(first, stop, tuple(f"{scope}.{name}" for scope, name, *_ in columns))
 
