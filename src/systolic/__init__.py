@@ -13,6 +13,8 @@ call needs and refuse it with a ``ValueError`` past 4 GiB; the environment varia
 suffix).
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from ._dataflow import Dataflow
 from .array import (
     ArrayTrace,
@@ -25,7 +27,13 @@ from .array import (
     matmul,
 )
 
+try:
+    __version__ = version("systolic")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     # the array and its one-call form
     "SystolicArray",
     "matmul",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_bool, check_memory, check_optional_bool, is_int
-from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
+from ._config import CYCLES_PER_SECOND, PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
 from ._kernels import REGISTERS_WS
@@ -379,8 +379,7 @@ class SystolicArray:
         """Run to the end, in chunks with a progress bar when it is worth one."""
         total = run.total
         if progress is None:
-            work = total * self._rows * self._cols
-            progress = work / PE_CYCLES_PER_SECOND > PROGRESS_SECONDS
+            progress = _estimated_seconds(total, self._rows, self._cols) > PROGRESS_SECONDS
         if not progress:
             run.advance(total, trace, trace_first)
             return
@@ -467,6 +466,11 @@ class SystolicArray:
         self._check_cycle_memory(problem, schedule, True, 0)
         run = CycleRun(problem, schedule, self._acc_bits, True)
         return Stepper(self, run)
+
+
+def _estimated_seconds(cycles: int, rows: int, cols: int) -> float:
+    """Rough time of a cycle-engine run, used to decide whether a progress bar is worth it."""
+    return cycles * (rows * cols / PE_CYCLES_PER_SECOND + 1 / CYCLES_PER_SECOND)
 
 
 def matmul(a, b, dims=(256, 256), dataflow="ws", *, engine: str = "fast") -> np.ndarray:
