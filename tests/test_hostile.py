@@ -387,3 +387,71 @@ def test_version():
     out = _cli("--version")
     assert out.returncode == 0 and out.stdout == f"systolic {systolic.__version__}\n"
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", systolic.__version__)
+
+
+# -- rough edges --------------------------------------------------------------------------------
+
+def test_plot_timeline_functions_have_distinct_names():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systolic import plot
+
+    assert plot.plot_timeline is plot.plot_intervals
+    assert tpu.plot_timeline is tpu.plot_run_timeline
+    machine = TPU(TPUConfig(rows=4, cols=4))
+    report = machine.run(Program.parse("Read_Host_Memory 0, 0, 1\nHalt"))
+    assert tpu.plot_run_timeline(report) is not None
+    with pytest.raises(TypeError, match=_exact(
+            "rows must be (name, start, end) intervals, got a RunReport; plot a TPU run with "
+            "systolic.tpu.plot_run_timeline(report)")):
+        plot.plot_timeline(report)
+
+
+def test_vcd_signed_read_cycle_sampler_and_short_repr(tmp_path):
+    from systolic.vcd import value_at_cycle
+
+    a = np.array([[-100, 1], [2, 3]], np.int8)
+    b = np.array([[1, 0], [0, 1]], np.int8)
+    arr = systolic.SystolicArray(2, 2, "os")
+    path = tmp_path / "w.vcd"
+    window = export_vcd(arr, a, b, path)
+    assert repr(window) == (f"VcdWindow(first_cycle=0, stop_cycle={window.stop_cycle}, "
+                            f"signals=<{len(window.signals)} names>)")
+    trace = arr.run(a, b, trace=True).trace
+    unsigned = read_vcd(path)
+    signed = read_vcd(path, signed=True)
+    name = "systolic_array.pe_r0_c0.acc"
+    values = [value_at_cycle(signed[name], t) for t in range(window.stop_cycle)]
+    assert values == trace.registers["acc"][:, 0, 0].tolist()
+    assert min(values) == -100
+    assert value_at_cycle(unsigned[name], values.index(-100)) == 2**32 - 100
+    with pytest.raises(ValueError, match=_exact("cycle must be a non-negative integer, got -1")):
+        value_at_cycle(signed[name], -1)
+
+
+def test_progress_estimate_counts_cycles_on_tiny_arrays():
+    from systolic.array import _estimated_seconds
+
+    # measured: a 1x1 array steps about 1.75 million cycles per second
+    assert _estimated_seconds(35_000_000, 1, 1) > 2
+    assert _estimated_seconds(1023, 256, 256) < 0.1
+
+
+def test_cli_sim_shows_what_it_simulated(monkeypatch, capsys, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, **kw: calls.append(command) or 0)
+    assert cli.main(["sim", "--rows", "2", "--cols", "3", "--tests", str(tmp_path)]) == 0
+    assert calls[0][-3:] == ["-rP", "--show-capture=stdout", str(tmp_path)]
+
+
+def test_cli_matmul_os_header_has_no_weight_buffering():
+    out = _cli("matmul", "--dataflow", "os", "--no-double-buffer", "--dims", "4x4",
+               "--shape", "4x4x4")
+    assert out.stdout.splitlines()[0] == ("4x4x4 matmul on a 4x4 os array (fast engine, exact "
+                                          "timing)")
+
+
+def test_py_typed_marker_is_shipped():
+    assert (Path(systolic.__file__).parent / "py.typed").is_file()

@@ -384,7 +384,8 @@ def _sim(args) -> int:
         raise _UsageError(f"systolic sim: error: RTL tests not found at {tests}; "
                           f"run from a source checkout or pass --tests")
     env = dict(os.environ, SIM_ROWS=str(args.rows), SIM_COLS=str(args.cols))
-    command = [sys.executable, "-m", "pytest", "-q", str(tests)]
+    # -rP shows what the passing run printed: the cases, cycles and outputs it compared.
+    command = [sys.executable, "-m", "pytest", "-q", "-rP", "--show-capture=stdout", str(tests)]
     print(" ".join(command), f"(SIM_ROWS={args.rows} SIM_COLS={args.cols})", flush=True)
     return subprocess.call(command, env=env, cwd=tests.parents[1])
 

@@ -19,6 +19,7 @@ __all__ = [
     "animate_trace",
     "pe_utilization",
     "plot_breakdown",
+    "plot_intervals",
     "plot_roofline",
     "plot_snapshot",
     "plot_timeline",
@@ -203,9 +204,12 @@ def plot_roofline(points: Sequence[tuple[str, float, float]], *, peak: float, ba
     return fig
 
 
-def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
-                  title: str = "Instruction timeline", unit: str = "cycle"):
+def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
+                   title: str = "Instruction timeline", unit: str = "cycle"):
     """Gantt chart of named intervals, one lane per distinct name, in order of first appearance.
+
+    Also available as ``plot_timeline`` (its first name). For the timeline of a TPU run use
+    :func:`systolic.tpu.plot_run_timeline`.
 
     Parameters
     ----------
@@ -222,6 +226,9 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
     """
     import matplotlib
 
+    if type(rows).__name__ == "RunReport":
+        raise TypeError("rows must be (name, start, end) intervals, got a RunReport; plot a "
+                        "TPU run with systolic.tpu.plot_run_timeline(report)")
     if not rows:
         raise ValueError("rows must hold at least one (name, start, end) interval")
     lanes: dict[str, list[tuple[float, float]]] = {}
@@ -243,6 +250,10 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
     ax.grid(axis="x", alpha=0.3)
     return fig
 
+
+
+#: The first name of :func:`plot_intervals`, kept working.
+plot_timeline = plot_intervals
 
 def _snapshot_text(state: Mapping[str, np.ndarray], r: int, c: int, stationary: str) -> str:
     x = f"x {int(state['x'][r, c])}" if state["x_valid"][r, c] else "x -"

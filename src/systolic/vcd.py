@@ -21,9 +21,10 @@ from typing import IO, Iterable
 
 import numpy as np
 
-from ._checks import check_int, is_int
+from ._checks import check_bool, check_int, is_int
 
-__all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at"]
+__all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at",
+           "value_at_cycle"]
 
 #: Clock period of the written waveform in nanoseconds.
 _PERIOD_NS = 10
@@ -63,6 +64,10 @@ class VcdWindow:
     first_cycle: int
     stop_cycle: int
     signals: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (f"VcdWindow(first_cycle={self.first_cycle}, stop_cycle={self.stop_cycle}, "
+                f"signals=<{len(self.signals)} names>)")
 
 
 def _dataflow_name(dataflow) -> str:
@@ -269,28 +274,36 @@ def _write(file, columns, first: int, stop: int) -> None:
         writer.close(stop * _PERIOD_NS)
 
 
-def read_vcd(file: str | os.PathLike | IO[bytes]) -> dict[str, list[tuple[int, int | None]]]:
+def read_vcd(file: str | os.PathLike | IO[bytes], *,
+             signed: bool = False) -> dict[str, list[tuple[int, int | None]]]:
     """Read a VCD into the value changes of every variable.
 
     Parameters
     ----------
     file : path or binary file
         The VCD, written by :func:`export_vcd` or by a simulator.
+    signed : bool
+        Read every variable wider than one bit as a two's-complement number of its declared
+        width (``psum`` of ``-98`` reads as ``-98``, not ``4294967198``).
 
     Returns
     -------
     dict
         Full hierarchical name (scopes joined by ``.``, e.g. ``systolic_array.pe_r0_c1.psum``) to
-        the list of ``(time, value)`` changes in time order. Values are unsigned integers, or
-        ``None`` where a bit is ``x`` or ``z``. Times are in the file's timescale units.
+        the list of ``(time, value)`` changes in time order. Values are integers (unsigned
+        unless ``signed``), or ``None`` where a bit is ``x`` or ``z``. Times are in the file's
+        timescale units: for :func:`export_vcd` files, ns, 10 per cycle (see
+        :func:`value_at_cycle`).
     """
     from vcd.reader import TokenKind, tokenize
 
+    signed = check_bool("signed", signed)
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as stream:
-            return read_vcd(stream)
+            return read_vcd(stream, signed=signed)
     scopes: list[str] = []
     names: dict[str, list[str]] = {}
+    widths: dict[str, int] = {}
     changes: dict[str, list[tuple[int, int | None]]] = {}
     time = 0
     for token in tokenize(file):
@@ -302,11 +315,15 @@ def read_vcd(file: str | os.PathLike | IO[bytes]) -> dict[str, list[tuple[int, i
         elif kind is TokenKind.VAR:
             path = ".".join(scopes + [token.data.reference])
             names.setdefault(token.data.id_code, []).append(path)
+            widths[token.data.id_code] = token.data.size
             changes[path] = []
         elif kind is TokenKind.CHANGE_TIME:
             time = token.data
         elif kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
             value = _parse_value(token.data.value)
+            width = widths[token.data.id_code]
+            if signed and value is not None and width > 1 and value >> (width - 1):
+                value -= 1 << width
             for path in names[token.data.id_code]:
                 changes[path].append((time, value))
     return changes
@@ -332,3 +349,14 @@ def value_at(changes: list[tuple[int, int | None]], time: int) -> int | None:
             break
         value = new
     return value
+
+
+def value_at_cycle(changes: list[tuple[int, int | None]], cycle: int) -> int | None:
+    """The value of one signal during ``cycle`` of a waveform with :func:`export_vcd`'s timing.
+
+    Registers change at ``10 * cycle`` ns and input ports at ``10 * cycle + 5`` ns; the value
+    is sampled at ``10 * cycle + 7`` ns, after both (the same instant for an Icarus Verilog
+    waveform of the RTL testbench).
+    """
+    cycle = check_int("cycle", cycle, 0)
+    return value_at(changes, cycle * _PERIOD_NS + _PERIOD_NS // 2 + 2)
