@@ -214,12 +214,16 @@ def test_option_errors():
     a, b = np.ones((2, 2), np.int8), np.ones((2, 2), np.int8)
     total = arr.timing(2, 2, 2).total
     with pytest.raises(ValueError, match=_exact(
-            f"trace window must satisfy 0 <= first_cycle < stop_cycle <= {total} "
-            f"(the run's cycles), got (3, 99)")):
-        arr.run(a, b, trace=(3, 99))
-    with pytest.raises(ValueError, match=_exact("trace must be (first_cycle, stop_cycle), "
-                                                "got 5")):
+            f"trace window (99, 100) starts after the run's last cycle {total - 1}")):
+        arr.run(a, b, trace=(99, 100))
+    with pytest.raises(TypeError, match=_exact("trace must be True or (first_cycle, "
+                                               "stop_cycle) with 0 <= first_cycle < "
+                                               "stop_cycle, got 5")):
         arr.run(a, b, trace=5)
+    with pytest.raises(ValueError, match=_exact("trace must be True or (first_cycle, "
+                                                "stop_cycle) with 0 <= first_cycle < "
+                                                "stop_cycle, got (3, 3)")):
+        arr.run(a, b, trace=(3, 3))
     with pytest.raises(ValueError, match=_exact("trace needs engine='cycle', got "
                                                 "engine='fast'")):
         arr.run(a, b, engine="fast", trace=(0, 2))

@@ -74,20 +74,23 @@ def test_in_range_values_of_wider_dtypes_are_accepted(arr):
     np.testing.assert_array_equal(arr.run(a, b).output, expected)
 
 
-@pytest.mark.parametrize("dims", [(0, 4), (4, 0), (-1, 2), [4, 4], (4.0, 4), (True, 4),
-                                  (4, 4, 4), 4, "44"])
-def test_dims_must_be_two_positive_integers(dims):
+@pytest.mark.parametrize("dims, error", [
+    ((0, 4), ValueError), ((4, 0), ValueError), ((-1, 2), ValueError), ((4, 4, 4), ValueError),
+    ([4, 4], TypeError), ((4.0, 4), TypeError), ((True, 4), TypeError), (4, TypeError),
+    ("44", TypeError)])
+def test_dims_must_be_two_positive_integers(dims, error):
     message = f"dims must be two positive integers (rows, cols), got {dims!r}"
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(error, match=_exact(message)):
         systolic.matmul(A, B, dims=dims)
 
 
-@pytest.mark.parametrize("name, value", [("rows", 0), ("cols", -3), ("rows", 2.0),
-                                         ("cols", True), ("rows", "4")])
-def test_array_size_must_be_positive_integer(name, value):
+@pytest.mark.parametrize("name, value, error", [
+    ("rows", 0, ValueError), ("cols", -3, ValueError), ("rows", 2.0, TypeError),
+    ("cols", True, TypeError), ("rows", "4", TypeError)])
+def test_array_size_must_be_positive_integer(name, value, error):
     sizes = {"rows": 4, "cols": 4, name: value}
-    with pytest.raises(ValueError, match=_exact(f"{name} must be a positive integer, got "
-                                                f"{value!r}")):
+    with pytest.raises(error, match=_exact(f"{name} must be a positive integer, got "
+                                           f"{value!r}")):
         systolic.SystolicArray(sizes["rows"], sizes["cols"])
 
 

@@ -6,7 +6,7 @@ import functools
 
 import numba
 
-__all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "PROGRESS_SECONDS",
+__all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "CYCLES_PER_SECOND", "PROGRESS_SECONDS",
            "PE_CYCLES_PER_SECOND", "TRACE_CELL_LIMIT", "jit"]
 
 #: Options of every compiled function. ``cache=True`` keeps the compiled code across
@@ -24,6 +24,10 @@ PROGRESS_SECONDS = 2.0
 
 #: Engine speed used only for that estimate (about half of what a 256 x 256 array reaches).
 PE_CYCLES_PER_SECOND = 5.0e9
+
+#: ... plus a cost per cycle whatever the array size, which dominates on tiny arrays (a 1 x 1
+#: array steps about 1.75 million cycles per second).
+CYCLES_PER_SECOND = 1.5e6
 
 #: Cache blocking of the kernels: cycles per chunk, and the block of PE rows (ws: and strip of
 #: columns) stepped through a whole chunk before the next one, so that it stays in a 32-48 KiB

@@ -124,8 +124,7 @@ class CycleRun:
         # Ring length: a power of two longer than any register path (R + C) plus one chunk of
         # cycles, so that a slot is never reused while the value in it is still needed.
         # The os drain path is written up to R cycles ahead (see ``run_os``).
-        reach = rows + cols + BLOCK_CYCLES + 2 + (0 if self.stationary else rows)
-        period = 1 << int(reach - 1).bit_length()
+        period = self.ring_period(rows, cols, self.stationary)
         n_results = schedule.result_time.size if record_outputs else 0
         self.kernel_state = _kernels.State(
             mask=period - 1,
@@ -144,6 +143,26 @@ class CycleRun:
         self.out_cycles, self.out_data = self.kernel_state.out_cycles, self.kernel_state.out_data
         self.cycle = 0
         self._no_trace = np.zeros((len(self.registers), 0, 1, 1), np.int32)
+
+    @staticmethod
+    def ring_period(rows: int, cols: int, stationary: bool) -> int:
+        """Length of the rings of register values (a power of two)."""
+        reach = rows + cols + BLOCK_CYCLES + 2 + (0 if stationary else rows)
+        return 1 << int(reach - 1).bit_length()
+
+    @classmethod
+    def bytes_needed(cls, problem: Problem, schedule: Schedule, record_outputs: bool) -> int:
+        """Bytes that :class:`CycleRun` allocates for this run (what ``__init__`` builds)."""
+        rows, cols = problem.rows, problem.cols
+        stationary = problem.dataflow.stationary_weights
+        period = cls.ring_period(rows, cols, stationary)
+        needed = (2 * rows * (period + cols) + 16 * period + period * cols * (2 + 4)
+                  + (0 if stationary else 8 * period * cols)
+                  + 2 * rows * cols * (2 if stationary else 4)
+                  + 4 * problem.y_shape[0] * problem.y_shape[1])
+        if record_outputs:
+            needed += schedule.result_time.size * (8 + 4 * cols)
+        return needed
 
     @property
     def total(self) -> int:

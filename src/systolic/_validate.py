@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ._checks import check_choice, check_int, check_int_array, is_int
 from ._config import TRACE_CELL_LIMIT
 from ._dataflow import Dataflow
 
@@ -20,26 +19,25 @@ __all__ = [
     "check_trace_window",
 ]
 
+#: Largest total of idle gaps: the schedule's cycle numbers stay far inside int64.
+GAP_SUM_LIMIT = 1 << 60
+
 _INT8 = (-128, 127)
 _UINT8 = (0, 255)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def check_size(name: str, value) -> int:
-    """``value`` as a positive int, or ValueError ``"<name> must be a positive integer"``."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    """``value`` as a positive int (TypeError for a non-integer, ValueError below 1)."""
+    return check_int(name, value, 1)
 
 
 def check_dims(dims) -> tuple[int, int]:
     """``dims`` as ``(rows, cols)``: a tuple of two positive integers."""
-    if (not isinstance(dims, tuple) or len(dims) != 2
-            or not all(_is_int(d) and d >= 1 for d in dims)):
-        raise ValueError(f"dims must be two positive integers (rows, cols), got {dims!r}")
+    message = f"dims must be two positive integers (rows, cols), got {dims!r}"
+    if not isinstance(dims, tuple) or not all(is_int(d) for d in dims):
+        raise TypeError(message)
+    if len(dims) != 2 or not all(d >= 1 for d in dims):
+        raise ValueError(message)
     return int(dims[0]), int(dims[1])
 
 
@@ -47,28 +45,16 @@ def check_dataflow(dataflow) -> Dataflow:
     """A :class:`Dataflow` from a member or its value (``"ws"``, ``"os"``, ``"is"``)."""
     if isinstance(dataflow, Dataflow):
         return dataflow
-    return Dataflow(dataflow)
+    return Dataflow(check_choice("dataflow", dataflow, [d.value for d in Dataflow]))
 
 
 def check_acc_bits(acc_bits) -> int:
     """The accumulator width, an integer from 16 to 32."""
-    if not _is_int(acc_bits) or not 16 <= acc_bits <= 32:
-        raise ValueError(f"acc_bits must be an integer from 16 to 32, got {acc_bits!r}")
-    return int(acc_bits)
-
-
-def check_choice(kind: str, value, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``, else ``"unknown <kind> ..."``."""
-    if not isinstance(value, str) or value not in choices:
-        expected = " or ".join(repr(choice) for choice in choices)
-        raise ValueError(f"unknown {kind} {value!r}: expected {expected}")
-    return value
+    return check_int("acc_bits", acc_bits, 16, 32)
 
 
 def _check_operand(name: str, value) -> tuple[np.ndarray, bool]:
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {array.dtype.name}")
+    array = check_int_array(name, value)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
     if array.size == 0:
@@ -108,31 +94,48 @@ def check_gaps(gaps, n_vectors: int) -> np.ndarray | None:
     """``gaps`` as int64 array of ``n_vectors`` non-negative idle-cycle counts (or None)."""
     if gaps is None:
         return None
-    array = np.asarray(gaps)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"gaps must be an integer array, got dtype {array.dtype.name}")
+    array = check_int_array("gaps", gaps)
     if array.shape != (n_vectors,):
         raise ValueError(f"gaps must have one entry per x vector ({n_vectors}), "
                          f"got shape {array.shape}")
-    if n_vectors and array.min() < 0:
+    if n_vectors and int(array.min()) < 0:
         raise ValueError(f"gaps must not be negative, got {int(array.min())} "
                          f"at index {int(np.argmin(array))}")
+    # The schedule adds the gaps up in int64: bound their sum (as exact Python ints, never a
+    # wrapping cast) well below 2**63 so that every cycle number stays exact.
+    if n_vectors and int(array.max()) * n_vectors > GAP_SUM_LIMIT:
+        total = int(array.sum(dtype=object))
+        if total > GAP_SUM_LIMIT:
+            raise ValueError(f"gaps must add up to at most {GAP_SUM_LIMIT} cycles, got {total}")
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
 def check_trace_window(trace, total: int, cells_per_cycle: int) -> tuple[int, int] | None:
-    """``trace`` as ``(first_cycle, stop_cycle)`` within ``0..total``, bounded in size."""
-    if trace is None:
+    """``trace`` as ``(first_cycle, stop_cycle)`` within ``0..total``, bounded in size.
+
+    ``True`` means the whole run; a ``stop_cycle`` of ``None`` or past the run's end is clipped
+    to the end (as :func:`systolic.vcd.export_vcd` clips its window).
+    """
+    if trace is None or trace is False:
         return None
-    if (not isinstance(trace, (tuple, list)) or len(trace) != 2
-            or not all(_is_int(t) for t in trace)):
-        raise ValueError(f"trace must be (first_cycle, stop_cycle), got {trace!r}")
-    first, stop = int(trace[0]), int(trace[1])
-    if not 0 <= first < stop <= total:
-        raise ValueError(f"trace window must satisfy 0 <= first_cycle < stop_cycle <= {total} "
-                         f"(the run's cycles), got {trace!r}")
+    if trace is True:
+        trace = (0, total)
+    message = (f"trace must be True or (first_cycle, stop_cycle) with "
+               f"0 <= first_cycle < stop_cycle, got {trace!r}")
+    if (not isinstance(trace, (tuple, list)) or len(trace) != 2 or not is_int(trace[0])
+            or not (trace[1] is None or is_int(trace[1]))):
+        raise TypeError(message)
+    first = int(trace[0])
+    stop = total if trace[1] is None else int(trace[1])
+    if not 0 <= first < stop:
+        raise ValueError(message)
+    if first >= total:
+        raise ValueError(f"trace window {trace!r} starts after the run's last cycle "
+                         f"{total - 1}")
+    stop = min(stop, total)
     cells = (stop - first) * cells_per_cycle
     if cells > TRACE_CELL_LIMIT:
         raise ValueError(f"trace window of {stop - first} cycles holds {cells} register values, "
-                         f"more than the limit of {TRACE_CELL_LIMIT}; use a shorter window")
+                         f"more than the limit of {TRACE_CELL_LIMIT}; use a shorter window, or "
+                         f"Stepper to read the registers one cycle at a time")
     return first, stop

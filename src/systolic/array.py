@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
+from ._checks import check_bool, check_memory, check_optional_bool, is_int
+from ._config import CYCLES_PER_SECOND, PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
 from ._schedule import W_COL, W_ROW, X_BASE, Problem, Schedule, greedy, make_problem
@@ -172,10 +173,12 @@ class Stepper:
 
     def run_to(self, cycle: int) -> None:
         """Simulate up to (not including) ``cycle``, so that :attr:`cycle` becomes ``cycle``."""
-        if (isinstance(cycle, bool) or not isinstance(cycle, (int, np.integer))
-                or not self._run.cycle <= cycle <= self._run.total):
-            raise ValueError(f"cycle must be an integer from {self._run.cycle} (the current "
-                             f"cycle) to {self._run.total} (the end of the run), got {cycle!r}")
+        what = (f"an integer from {self._run.cycle} (the current cycle) to {self._run.total} "
+                f"(the end of the run)")
+        if not is_int(cycle):
+            raise TypeError(f"cycle must be {what}, got {cycle!r}")
+        if not self._run.cycle <= cycle <= self._run.total:
+            raise ValueError(f"cycle must be {what}, got {cycle!r}")
         self._run.advance(int(cycle))
 
     def result(self) -> RunResult:
@@ -218,7 +221,7 @@ class SystolicArray:
         self._rows = check_size("rows", rows)
         self._cols = check_size("cols", cols)
         self._dataflow = check_dataflow(dataflow)
-        self._double_buffer = bool(double_buffer)
+        self._double_buffer = check_bool("double_buffer", double_buffer)
         self._acc_bits = check_acc_bits(acc_bits)
 
     rows = property(lambda self: self._rows, doc="Number of PE rows ``R``.")
@@ -284,9 +287,11 @@ class SystolicArray:
             ``RunResult.vectors``). Not combinable with ``timing="scalesim"``.
         record_outputs : bool
             Fill ``RunResult.outputs`` with what the output port shows.
-        trace : (int, int), optional
+        trace : True or (int, int or None), optional
             ``(first_cycle, stop_cycle)``: fill ``RunResult.trace`` with every PE register
             during those cycles (cycle engine only; at most ``10**8`` register values).
+            ``True`` traces the whole run; a ``stop_cycle`` of ``None`` or past the end of
+            the run is clipped to it.
         progress : bool, optional
             Progress bar; by default shown when the run is estimated to take over 2 s.
 
@@ -297,9 +302,12 @@ class SystolicArray:
         Raises
         ------
         TypeError
-            Operands that are not integer arrays.
+            Operands that are not integer arrays (or are masked arrays), options of the wrong
+            type (flags must be bools).
         ValueError
-            Bad shapes, values outside 8 bits, unknown options, bad ``gaps`` or ``trace``.
+            Bad shapes, values outside 8 bits, unknown options, bad ``gaps`` or ``trace``, or
+            a run that needs more memory than the limit (``SYSTOLIC_MEMORY_LIMIT``, see
+            :mod:`systolic`).
 
         Examples
         --------
@@ -314,6 +322,8 @@ class SystolicArray:
         """
         check_choice("engine", engine, _ENGINES)
         check_choice("timing", timing, _TIMINGS)
+        record_outputs = check_bool("record_outputs", record_outputs)
+        progress = check_optional_bool("progress", progress)
         problem, schedule, _, _ = self._prepare(a, b, gaps)
         if gaps is not None and timing == "scalesim":
             raise ValueError("gaps cannot be combined with timing='scalesim': SCALE-Sim "
@@ -323,6 +333,13 @@ class SystolicArray:
         window = check_trace_window(trace, schedule.total,
                                     len(self._dataflow.registers) * self._rows * self._cols)
         if engine == "fast":
+            m, n = problem.m, problem.n
+            # the product in float64, int64 and int32 and the schedule's cycle numbers
+            needed = 20 * m * n + 16 * schedule.result_time.size
+            if record_outputs:
+                needed += 12 * schedule.result_time.size * self._cols
+            check_memory(f"the fast engine on a {m}x{problem.k}x{n} matmul", needed,
+                         "use smaller operands")
             exact = exact_result(problem)
             output = wrap(exact, self._acc_bits)
             if problem.dataflow.transposed:
@@ -333,7 +350,9 @@ class SystolicArray:
                                        fast_output_stream(problem, exact, self._acc_bits))
             return self._result(problem, schedule, output, exact, timing, outputs, None)
 
-        run = CycleRun(problem, schedule, self._acc_bits, bool(record_outputs))
+        self._check_cycle_memory(problem, schedule, record_outputs,
+                                 0 if window is None else window[1] - window[0])
+        run = CycleRun(problem, schedule, self._acc_bits, record_outputs)
         buffer = None
         if window is not None:
             first, stop = window
@@ -347,12 +366,19 @@ class SystolicArray:
         return self._result(problem, schedule, run.output(), None, timing, outputs,
                             array_trace)
 
+    def _check_cycle_memory(self, problem, schedule, record_outputs: bool,
+                            trace_cycles: int) -> None:
+        """Refuse a cycle-engine run whose state would not fit the memory limit."""
+        needed = CycleRun.bytes_needed(problem, schedule, record_outputs)
+        needed += trace_cycles * len(self._dataflow.registers) * self._rows * self._cols * 4
+        check_memory(f"the cycle engine on a {self._rows}x{self._cols} array", needed,
+                     "use engine='fast' or a smaller array")
+
     def _advance(self, run: CycleRun, trace, trace_first: int, progress) -> None:
         """Run to the end, in chunks with a progress bar when it is worth one."""
         total = run.total
         if progress is None:
-            work = total * self._rows * self._cols
-            progress = work / PE_CYCLES_PER_SECOND > PROGRESS_SECONDS
+            progress = _estimated_seconds(total, self._rows, self._cols) > PROGRESS_SECONDS
         if not progress:
             run.advance(total, trace, trace_first)
             return
@@ -390,6 +416,8 @@ class SystolicArray:
         problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
         rows, cols, vectors = self._rows, self._cols, problem.vectors
         total = schedule.total
+        check_memory(f"the edge stream of a {total}-cycle run", total * (2 * (rows + cols) + 7),
+                     "use smaller operands, shorter gaps or a smaller array")
         x_data = np.zeros((total, rows), np.int16)
         x_valid = np.zeros(total, np.uint8)
         x_flag = np.zeros(total, np.uint8)
@@ -434,8 +462,14 @@ class SystolicArray:
         [[2, 2]]
         """
         problem, schedule, _, _ = self._prepare(a, b, gaps)
+        self._check_cycle_memory(problem, schedule, True, 0)
         run = CycleRun(problem, schedule, self._acc_bits, True)
         return Stepper(self, run)
+
+
+def _estimated_seconds(cycles: int, rows: int, cols: int) -> float:
+    """Rough time of a cycle-engine run, used to decide whether a progress bar is worth it."""
+    return cycles * (rows * cols / PE_CYCLES_PER_SECOND + 1 / CYCLES_PER_SECOND)
 
 
 def matmul(a, b, dims=(256, 256), dataflow="ws", *, engine: str = "fast") -> np.ndarray:

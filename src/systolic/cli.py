@@ -15,14 +15,17 @@ Sub-commands:
 ``synth``
     Synthesise the array with Yosys and count its resources (:mod:`systolic.synth`).
 
-Bad arguments or files end the program with exit status 2 and a one-line message on stderr.
-See ``docs/cli.md`` for examples.
+Bad arguments or files end the program with exit status 2 and a one-line message on stderr;
+output files are checked before any work starts. A reader that closes the pipe early
+(``systolic ... | head``) ends the program quietly with exit status 141, as a shell tool killed
+by SIGPIPE does. See ``docs/cli.md`` for examples.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -31,11 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_io import CliError, check_output_file, load_operand, read_text, require_extra
 from ._dataflow import Dataflow
 
 __all__ = ["main"]
 
 _DATAFLOWS = tuple(dataflow.value for dataflow in Dataflow)
+
+# Exit status when the reader of stdout went away (128 + SIGPIPE, as the shell reports it).
+_BROKEN_PIPE = 141
 
 
 class _UsageError(Exception):
@@ -76,8 +83,11 @@ def _add_array_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="systolic",
                      description="Cycle-accurate model of a TPU-style systolic array.")
+    parser.add_argument("--version", action="version", version=f"systolic {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
 
@@ -93,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     matmul.add_argument("--timing", choices=("exact", "scalesim"), default="exact",
                         help="this array's cycle count or SCALE-Sim 3.0's (default exact)")
     matmul.add_argument("--seed", type=int, default=0, help="seed of the random operands (0)")
+    matmul.add_argument("--a", type=Path, metavar="A.npy",
+                        help="read A (M x K, int8 or uint8 values) from a .npy file")
+    matmul.add_argument("--b", type=Path, metavar="B.npy",
+                        help="read B (K x N, int8 or uint8 values) from a .npy file")
+    matmul.add_argument("--a-unsigned", action="store_true",
+                        help="random A is uint8 (0..255) instead of int8")
+    matmul.add_argument("--b-unsigned", action="store_true",
+                        help="random B is uint8 (0..255) instead of int8")
     matmul.add_argument("--json", action="store_true", help="print the report as JSON")
     matmul.set_defaults(handler=_matmul)
 
@@ -150,21 +168,26 @@ def _positive(command: str, name: str, value: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 def _matmul(args) -> int:
+    from ._checks import check_memory
     from .array import SystolicArray
 
     rows, cols = args.dims
-    m, k, n = args.shape
     try:
         array = SystolicArray(rows, cols, args.dataflow, double_buffer=args.double_buffer,
                               acc_bits=args.acc_bits)
     except (TypeError, ValueError) as error:
         raise _UsageError(f"systolic matmul: error: {error}") from None
-    rng = np.random.default_rng(args.seed)
-    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
-    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    if args.seed < 0:
+        raise CliError(f"--seed must be a non-negative integer, got {args.seed}")
+    a, b = _matmul_operands(args, check_memory)
+    m, k = a.shape
+    n = b.shape[1]
     # A bar on long cycle-engine runs (the model decides when it is worth one), none for JSON.
-    result = array.run(a, b, engine=args.engine, timing=args.timing,
-                       progress=False if args.json else None)
+    try:
+        result = array.run(a, b, engine=args.engine, timing=args.timing,
+                           progress=False if args.json else None)
+    except (TypeError, ValueError) as error:
+        raise CliError(str(error)) from None
     expected = _wrapped_product(a, b, args.acc_bits)
     matches = bool(np.array_equal(result.output, expected))
     breakdown = result.breakdown
@@ -186,10 +209,39 @@ def _matmul(args) -> int:
     return 0 if matches else 1
 
 
+def _matmul_operands(args, check_memory) -> tuple[np.ndarray, np.ndarray]:
+    """The operands: read from .npy files, or random int8/uint8 of ``--shape``."""
+    m, k, n = args.shape
+    a = None if args.a is None else load_operand("A", args.a)
+    b = None if args.b is None else load_operand("B", args.b)
+    if a is not None:
+        m, k = a.shape
+    if b is not None:
+        if b.shape[0] != k:
+            raise CliError(f"inner dimensions differ: A is {m}x{k} but B is "
+                           f"{b.shape[0]}x{b.shape[1]}")
+        k, n = b.shape
+    try:
+        # random operands, the exact product in float64 and int64, the model's output
+        check_memory(f"a {m}x{k}x{n} matmul", m * k + k * n + 40 * m * n,
+                     "choose a smaller --shape")
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    rng = np.random.default_rng(args.seed)
+    if a is None:
+        a = (rng.integers(0, 256, (m, k), dtype=np.uint8) if args.a_unsigned
+             else rng.integers(-128, 128, (m, k), dtype=np.int8))
+    if b is None:
+        b = (rng.integers(0, 256, (k, n), dtype=np.uint8) if args.b_unsigned
+             else rng.integers(-128, 128, (k, n), dtype=np.int8))
+    return a, b
+
+
 def _wrapped_product(a: np.ndarray, b: np.ndarray, acc_bits: int) -> np.ndarray:
-    # float64 BLAS is exact while every partial sum stays below 2**53, which int8 operands
-    # guarantee up to K = 2**53 / 128**2; it checks 1024^3 in 0.05 s, an int64 matmul in 10 s.
-    if a.shape[1] * 128 * 128 < 2**53:
+    # float64 BLAS is exact while every partial sum stays below 2**53, which 8-bit operands
+    # guarantee up to K = 2**53 / 255**2; it checks 1024^3 in 0.05 s, an int64 matmul in 10 s.
+    largest = int(np.abs(a.astype(np.int64)).max()) * int(np.abs(b.astype(np.int64)).max())
+    if a.shape[1] * largest < 2**53:
         exact = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
     else:
         exact = a.astype(np.int64) @ b.astype(np.int64)
@@ -199,10 +251,12 @@ def _wrapped_product(a: np.ndarray, b: np.ndarray, acc_bits: int) -> np.ndarray:
 
 def _matmul_table(report: dict) -> str:
     total = report["breakdown"]["total"]
+    # Weight buffering means nothing to os, whose PEs keep outputs, not weights.
+    buffering = ("" if report["dataflow"] == "os" else
+                 f"{'double' if report['double_buffer'] else 'single'}-buffered weights, ")
     lines = [
         f"{report['shape']} matmul on a {report['array']} {report['dataflow']} array "
-        f"({'double' if report['double_buffer'] else 'single'}-buffered weights, "
-        f"{report['engine']} engine, {report['timing']} timing)",
+        f"({buffering}{report['engine']} engine, {report['timing']} timing)",
         "",
         f"  {'cycles':<14}{report['cycles']:>16,}",
         f"  {'utilisation':<14}{report['utilization']:>16.2%}",
@@ -237,11 +291,10 @@ def _run(args) -> int:
     from .timing import scalesim_breakdown
     from .tpu import TopologyError, read_topology
 
-    try:
-        text = args.layers.read_text()
-    except OSError as error:
-        raise _UsageError(f"systolic run: error: cannot read {args.layers}: "
-                          f"{error.strerror or error}") from None
+    for path in (args.csv_out, args.json_out):
+        if path is not None:
+            check_output_file(path)
+    text = read_text(args.layers)
     try:
         layers = read_topology(text)
     except TopologyError as error:
@@ -272,16 +325,20 @@ def _run(args) -> int:
               "utilization": macs / (cycles * rows * cols),
               "scalesim_cycles": sum(r["scalesim_cycles"] for r in records)}
     print(_layer_table(records, totals, args))
-    if args.csv_out is not None:
-        with open(args.csv_out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=_LAYER_FIELDS)
-            writer.writeheader()
-            writer.writerows(records)
-    if args.json_out is not None:
-        report = {"array": f"{rows}x{cols}", "dataflow": args.dataflow,
-                  "double_buffer": args.double_buffer, "topology": str(args.layers),
-                  "layers": records, "totals": totals}
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        if args.csv_out is not None:
+            with open(args.csv_out, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=_LAYER_FIELDS)
+                writer.writeheader()
+                writer.writerows(records)
+        if args.json_out is not None:
+            report = {"array": f"{rows}x{cols}", "dataflow": args.dataflow,
+                      "double_buffer": args.double_buffer, "topology": str(args.layers),
+                      "layers": records, "totals": totals}
+            args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as error:
+        raise CliError(f"cannot write {error.filename}: "
+                       f"{error.strerror or error}") from None
     return 0
 
 
@@ -306,15 +363,19 @@ def _layer_table(records: list[dict], totals: dict, args) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _hdl(args) -> int:
-    from .hdl import write
-
     _positive("hdl", "--rows", args.rows)
     _positive("hdl", "--cols", args.cols)
+    require_extra("hdl", "amaranth")
+    from .hdl import write
+
     try:
         paths = write(args.out, args.rows, args.cols, args.dataflow, x_signed=args.x_signed,
                       w_signed=args.w_signed, acc_bits=args.acc_bits)
     except (TypeError, ValueError) as error:
         raise _UsageError(f"systolic hdl: error: {error}") from None
+    except OSError as error:
+        raise CliError(f"cannot write {error.filename}: "
+                       f"{error.strerror or error}") from None
     for path in paths:
         print(path)
     return 0
@@ -323,12 +384,16 @@ def _hdl(args) -> int:
 def _sim(args) -> int:
     _positive("sim", "--rows", args.rows)
     _positive("sim", "--cols", args.cols)
+    require_extra("hdl", "amaranth", "cocotb")
+    if importlib.util.find_spec("pytest") is None:
+        raise CliError("this command runs pytest, which is not installed: pip install pytest")
     tests = args.tests or Path(__file__).resolve().parents[2] / "tests" / "rtl"
     if not tests.is_dir():
         raise _UsageError(f"systolic sim: error: RTL tests not found at {tests}; "
                           f"run from a source checkout or pass --tests")
     env = dict(os.environ, SIM_ROWS=str(args.rows), SIM_COLS=str(args.cols))
-    command = [sys.executable, "-m", "pytest", "-q", str(tests)]
+    # -rP shows what the passing run printed: the cases, cycles and outputs it compared.
+    command = [sys.executable, "-m", "pytest", "-q", "-rP", "--show-capture=stdout", str(tests)]
     print(" ".join(command), f"(SIM_ROWS={args.rows} SIM_COLS={args.cols})", flush=True)
     return subprocess.call(command, env=env, cwd=tests.parents[1])
 
@@ -350,10 +415,18 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         args = _parser().parse_args(argv)
-        return args.handler(args)
+        try:
+            return args.handler(args)
+        except CliError as error:
+            raise _UsageError(f"systolic {args.command}: error: {error}") from None
     except _UsageError as error:
         print(error, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Python would report the failed flush of stdout at exit once more: point it at
+        # /dev/null (the reader is gone anyway).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _BROKEN_PIPE
 
 
 if __name__ == "__main__":

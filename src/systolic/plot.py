@@ -14,11 +14,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ._dataflow import dataflow_named
+from ._checks import check_int
 
 __all__ = [
     "animate_trace",
     "pe_utilization",
     "plot_breakdown",
+    "plot_intervals",
     "plot_roofline",
     "plot_snapshot",
     "plot_timeline",
@@ -28,12 +30,6 @@ __all__ = [
 
 _BREAKDOWN_PARTS = ("weight_load", "streaming", "stall", "drain")
 _BREAKDOWN_COLORS = ("#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3")
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _figure(ax, figsize):
@@ -78,9 +74,9 @@ def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str =
     numpy.ndarray
         ``R x C`` float array of fractions in ``[0, 1]``.
     """
-    m, k, n = (_positive_int(name, v) for name, v in (("m", m), ("k", k), ("n", n)))
-    rows, cols = _positive_int("rows", rows), _positive_int("cols", cols)
-    cycles = _positive_int("cycles", cycles)
+    m, k, n = (check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
+    cycles = check_int("cycles", cycles, 1)
     row_extent, col_extent, vectors = dataflow_named(dataflow).extents(m, k, n)
     macs = vectors * np.outer(_mapped(row_extent, rows), _mapped(col_extent, cols))
     return macs / cycles
@@ -202,9 +198,12 @@ def plot_roofline(points: Sequence[tuple[str, float, float]], *, peak: float, ba
     return fig
 
 
-def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
-                  title: str = "Instruction timeline", unit: str = "cycle"):
+def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
+                   title: str = "Instruction timeline", unit: str = "cycle"):
     """Gantt chart of named intervals, one lane per distinct name, in order of first appearance.
+
+    Also available as ``plot_timeline`` (its first name). For the timeline of a TPU run use
+    :func:`systolic.tpu.plot_run_timeline`.
 
     Parameters
     ----------
@@ -221,6 +220,9 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
     """
     import matplotlib
 
+    if type(rows).__name__ == "RunReport":
+        raise TypeError("rows must be (name, start, end) intervals, got a RunReport; plot a "
+                        "TPU run with systolic.tpu.plot_run_timeline(report)")
     if not rows:
         raise ValueError("rows must hold at least one (name, start, end) interval")
     lanes: dict[str, list[tuple[float, float]]] = {}
@@ -242,6 +244,10 @@ def plot_timeline(rows: Sequence[tuple[str, float, float]], *, ax=None,
     ax.grid(axis="x", alpha=0.3)
     return fig
 
+
+
+#: The first name of :func:`plot_intervals`, kept working.
+plot_timeline = plot_intervals
 
 def _snapshot_text(state: Mapping[str, np.ndarray], r: int, c: int, stationary: str) -> str:
     x = f"x {int(state['x'][r, c])}" if state["x_valid"][r, c] else "x -"

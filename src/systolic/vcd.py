@@ -21,9 +21,11 @@ from typing import IO, Iterable
 
 import numpy as np
 
+from ._checks import check_bool, check_int, is_int
 from ._dataflow import dataflow_named, register_widths
 
-__all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at"]
+__all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at",
+           "value_at_cycle"]
 
 #: Clock period of the written waveform in nanoseconds.
 _PERIOD_NS = 10
@@ -59,6 +61,10 @@ class VcdWindow:
     first_cycle: int
     stop_cycle: int
     signals: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (f"VcdWindow(first_cycle={self.first_cycle}, stop_cycle={self.stop_cycle}, "
+                f"signals=<{len(self.signals)} names>)")
 
 
 def _check_selection(signals, pes, dataflow, rows, cols):
@@ -128,26 +134,49 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
     """
     rows, cols = array.rows, array.cols
     dataflow = array.dataflow.value
+    max_cycles = check_int("max_cycles", max_cycles, 1)
+    max_pes = check_int("max_pes", max_pes, 1)
     chosen, cells = _check_selection(signals, pes, dataflow, rows, cols)
     if len(cells) > max_pes:
         raise ValueError(f"{len(cells)} PEs selected, more than max_pes={max_pes}; "
                          f"choose pes or raise max_pes")
-    total = array.run(a, b, engine="fast", gaps=gaps).cycles
-    first, stop = (0, total) if window is None else window
-    if not (isinstance(first, (int, np.integer)) and isinstance(stop, (int, np.integer))
-            and 0 <= first < stop):
-        raise ValueError(f"window must be (first, stop) with 0 <= first < stop, got {window!r}")
-    first, stop = int(first), min(int(stop), total)
+    stepper = array.stepper(a, b, gaps=gaps)
+    total = stepper._run.total
+    message = f"window must be (first, stop) with 0 <= first < stop, got {window!r}"
+    if window is None:
+        first, stop = 0, total
+    elif (not isinstance(window, (tuple, list)) or len(window) != 2
+          or not all(is_int(t) for t in window)):
+        raise TypeError(message)
+    else:
+        first, stop = int(window[0]), int(window[1])
+        if not 0 <= first < stop:
+            raise ValueError(message)
+    stop = min(stop, total)
     if first >= total:
         raise ValueError(f"window {window!r} starts after the run's last cycle {total - 1}")
     if stop - first > max_cycles:
         raise ValueError(f"window of {stop - first} cycles is longer than "
                          f"max_cycles={max_cycles}; choose a window or raise max_cycles")
     # out_data_<c> is the bottom psum of column c delayed by C - 1 - c de-skew registers, so the
-    # trace has to reach back C - 1 cycles before the window.
+    # bottom row has to be read from C - 1 cycles before the window on. Only what is written is
+    # kept: the selected registers of the selected PEs, and the bottom row for the outputs.
     lead = min(first, cols - 1)
-    trace = array.run(a, b, engine="cycle", gaps=gaps, trace=(first - lead, stop)).trace
-    registers = {name: np.asarray(values) for name, values in trace.registers.items()}
+    wanted = [name for name in chosen if name in register_names(dataflow)]
+    rows_of, cols_of = np.array([r for r, _ in cells], np.intp), np.array([c for _, c in cells],
+                                                                          np.intp)
+    span = stop - first + lead
+    registers = {name: np.zeros((span, len(cells)), np.int64) for name in wanted}
+    bottom = np.zeros((span, cols), np.int64)
+    corner_valid = np.zeros(span, np.int64)
+    stepper.run_to(first - lead)
+    for i in range(span):
+        state = stepper.state
+        for name in wanted:
+            registers[name][i] = state[name][rows_of, cols_of]
+        bottom[i] = state["psum"][rows - 1]
+        corner_valid[i] = state["psum_valid"][rows - 1, cols - 1]
+        stepper.step()
     edges = array.edge_stream(a, b, gaps=gaps)
     widths = register_widths(array.dataflow, rows, array.acc_bits)
 
@@ -176,22 +205,20 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
         elif group in ("x_valid", "x_flag", "w_valid", "w_tag"):
             port(group, widths[group] if group == "w_tag" else 1, window_of(getattr(edges, group)))
         elif group == "out_data":
-            psum = registers["psum"]
             for c in range(cols):
                 delay = cols - 1 - c
                 values = np.zeros(stop - first, dtype=np.int64)
                 for i in range(stop - first):
                     source = lead + i - delay     # index into the trace; before it: reset value 0
                     if source >= 0:
-                        values[i] = psum[source, rows - 1, c]
+                        values[i] = bottom[source, c]
                 port(f"out_data_{c}", array.acc_bits, values)
         elif group == "out_valid":
-            port("out_valid", 1, registers["psum_valid"][lead:, rows - 1, cols - 1])
-    for r, c in cells:
-        for name in chosen:
-            if name in registers:
-                columns.append((f"{_TOP}.pe_r{r}_c{c}", name, widths[name],
-                                registers[name][lead:, r, c], False))
+            port("out_valid", 1, corner_valid[lead:])
+    for index, (r, c) in enumerate(cells):
+        for name in wanted:
+            columns.append((f"{_TOP}.pe_r{r}_c{c}", name, widths[name],
+                            registers[name][lead:, index], False))
     _write(file, columns, first, stop)
     return VcdWindow(first, stop, tuple(f"{scope}.{name}" for scope, name, *_ in columns))
 
@@ -226,28 +253,36 @@ def _write(file, columns, first: int, stop: int) -> None:
         writer.close(stop * _PERIOD_NS)
 
 
-def read_vcd(file: str | os.PathLike | IO[bytes]) -> dict[str, list[tuple[int, int | None]]]:
+def read_vcd(file: str | os.PathLike | IO[bytes], *,
+             signed: bool = False) -> dict[str, list[tuple[int, int | None]]]:
     """Read a VCD into the value changes of every variable.
 
     Parameters
     ----------
     file : path or binary file
         The VCD, written by :func:`export_vcd` or by a simulator.
+    signed : bool
+        Read every variable wider than one bit as a two's-complement number of its declared
+        width (``psum`` of ``-98`` reads as ``-98``, not ``4294967198``).
 
     Returns
     -------
     dict
         Full hierarchical name (scopes joined by ``.``, e.g. ``systolic_array.pe_r0_c1.psum``) to
-        the list of ``(time, value)`` changes in time order. Values are unsigned integers, or
-        ``None`` where a bit is ``x`` or ``z``. Times are in the file's timescale units.
+        the list of ``(time, value)`` changes in time order. Values are integers (unsigned
+        unless ``signed``), or ``None`` where a bit is ``x`` or ``z``. Times are in the file's
+        timescale units: for :func:`export_vcd` files, ns, 10 per cycle (see
+        :func:`value_at_cycle`).
     """
     from vcd.reader import TokenKind, tokenize
 
+    signed = check_bool("signed", signed)
     if isinstance(file, (str, os.PathLike)):
         with open(file, "rb") as stream:
-            return read_vcd(stream)
+            return read_vcd(stream, signed=signed)
     scopes: list[str] = []
     names: dict[str, list[str]] = {}
+    widths: dict[str, int] = {}
     changes: dict[str, list[tuple[int, int | None]]] = {}
     time = 0
     for token in tokenize(file):
@@ -259,11 +294,15 @@ def read_vcd(file: str | os.PathLike | IO[bytes]) -> dict[str, list[tuple[int, i
         elif kind is TokenKind.VAR:
             path = ".".join(scopes + [token.data.reference])
             names.setdefault(token.data.id_code, []).append(path)
+            widths[token.data.id_code] = token.data.size
             changes[path] = []
         elif kind is TokenKind.CHANGE_TIME:
             time = token.data
         elif kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
             value = _parse_value(token.data.value)
+            width = widths[token.data.id_code]
+            if signed and value is not None and width > 1 and value >> (width - 1):
+                value -= 1 << width
             for path in names[token.data.id_code]:
                 changes[path].append((time, value))
     return changes
@@ -289,3 +328,14 @@ def value_at(changes: list[tuple[int, int | None]], time: int) -> int | None:
             break
         value = new
     return value
+
+
+def value_at_cycle(changes: list[tuple[int, int | None]], cycle: int) -> int | None:
+    """The value of one signal during ``cycle`` of a waveform with :func:`export_vcd`'s timing.
+
+    Registers change at ``10 * cycle`` ns and input ports at ``10 * cycle + 5`` ns; the value
+    is sampled at ``10 * cycle + 7`` ns, after both (the same instant for an Icarus Verilog
+    waveform of the RTL testbench).
+    """
+    cycle = check_int("cycle", cycle, 0)
+    return value_at(changes, cycle * _PERIOD_NS + _PERIOD_NS // 2 + 2)

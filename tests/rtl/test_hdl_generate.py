@@ -42,12 +42,12 @@ def small():
     ({"rows": 2.0}, TypeError, "rows must be a positive integer, got 2.0"),
     ({"cols": True}, TypeError, "cols must be a positive integer, got True"),
     ({"dataflow": "xs"}, ValueError, "unknown dataflow 'xs': expected one of 'ws', 'os', 'is'"),
-    ({"dataflow": 3}, TypeError, "dataflow must be a string, got 3"),
-    ({"acc_bits": 15}, ValueError, "acc_bits must be in 16..32, got 15"),
-    ({"acc_bits": 33}, ValueError, "acc_bits must be in 16..32, got 33"),
-    ({"acc_bits": "32"}, TypeError, "acc_bits must be an integer, got '32'"),
-    ({"x_signed": 1}, TypeError, "x_signed must be a bool, got 1"),
-    ({"w_signed": None}, TypeError, "w_signed must be a bool, got None"),
+    ({"dataflow": 3}, TypeError, "dataflow must be one of 'ws', 'os', 'is', got 3"),
+    ({"acc_bits": 15}, ValueError, "acc_bits must be an integer from 16 to 32, got 15"),
+    ({"acc_bits": 33}, ValueError, "acc_bits must be an integer from 16 to 32, got 33"),
+    ({"acc_bits": "32"}, TypeError, "acc_bits must be an integer from 16 to 32, got '32'"),
+    ({"x_signed": 1}, TypeError, "x_signed must be True or False, got 1"),
+    ({"w_signed": None}, TypeError, "w_signed must be True or False, got None"),
 ])
 def test_bad_parameters(kwargs, error, message):
     params = {"rows": 2, "cols": 2, **kwargs}
@@ -286,7 +286,7 @@ def test_cli_writes_verilog_and_sidecar(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--rows", "0", "--cols", "2"), "rows must be a positive integer, got 0"),
-    (("--rows", "2", "--cols", "2", "--acc-bits", "40"), "acc_bits must be in 16..32, got 40"),
+    (("--rows", "2", "--cols", "2", "--acc-bits", "40"), "acc_bits must be an integer from 16 to 32, got 40"),
     (("--cols", "2"), "--rows and --cols are required"),
     (("--reference-configs", "--rows", "2"), "--reference-configs takes no --rows/--cols"),
 ])

@@ -135,13 +135,13 @@ def test_non_square_array():
      r"^layer 0: Conv2D kernel 7x7 is larger than the padded 6x6 input$"),
     (lambda r: Network([], (4,)), r"^a network needs at least one layer$"),
     (lambda r: Network([Dense(_w(r, 4, 2))], (0,)), r"^input_shape must be \(K,\) or "),
-    (lambda r: Dense(r.integers(0, 200, (4, 2))), r"^weight values must be in -128\.\.127, "
-                                                  r"got \d+\.\.1\d\d$"),
+    (lambda r: Dense(r.integers(0, 200, (4, 2))), r"^weight must hold values from -128 to 127, "
+                                                  r"got min \d+, max 1\d\d$"),
     (lambda r: Dense(_w(r, 4, 2), np.zeros(3, int)), r"^bias must have shape \(2,\), got "
                                                      r"\(3,\)$"),
-    (lambda r: Dense(_w(r, 4, 2), activation="gelu"), r"^activation must be one of "),
-    (lambda r: Conv2D(_w(r, 1, 1, 1, 1), stride=0), r"^stride must be >= 1, not 0$"),
-    (lambda r: Pool2D("min"), r"^kind must be one of \('max', 'avg'\), not 'min'$"),
+    (lambda r: Dense(_w(r, 4, 2), activation="gelu"), r"^unknown activation 'gelu': expected one of "),
+    (lambda r: Conv2D(_w(r, 1, 1, 1, 1), stride=0), r"^stride must be a positive integer, got 0$"),
+    (lambda r: Pool2D("min"), r"^unknown kind 'min': expected 'max' or 'avg'$"),
 ])
 def test_network_errors(build, message):
     with pytest.raises(ValueError, match=message):
@@ -156,7 +156,7 @@ def test_type_errors_and_batch_errors():
     with pytest.raises(TypeError, match=r"^layer 0: expected Dense, Conv2D or Pool2D, not 3$"):
         Network([3], (4,))
     net = _mlp(rng)
-    with pytest.raises(ValueError, match=r"^batch must be an int >= 1, not 0$"):
+    with pytest.raises(ValueError, match=r"^batch must be a positive integer, got 0$"):
         compile_network(net, 0, SMALL)
     with pytest.raises(ValueError, match=r"^batch 5000 needs \d+ Unified Buffer rows, the "
                                          r"machine has 8192$"):

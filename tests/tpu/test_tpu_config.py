@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from systolic.tpu import TPUConfig
@@ -44,16 +45,24 @@ def test_half_and_quarter_speed_modes_are_rejected(mode):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"rows": 0}, ValueError, r"^rows must be in 1\.\.4096, not 0$"),
-    ({"cols": 2.0}, TypeError, r"^cols must be an int, not 2\.0$"),
-    ({"clock_hz": 0}, ValueError, r"^clock_hz must be > 0, not 0$"),
-    ({"acc_rows": 1 << 17}, ValueError, r"^acc_rows must be in 2\.\.65536, not 131072$"),
-    ({"weight_fifo_tiles": 0}, ValueError, r"^weight_fifo_tiles must be >= 1, not 0$"),
-    ({"double_buffer": 1}, TypeError, r"^double_buffer must be a bool, not 1$"),
-    ({"precision": "4x4"}, ValueError, r"^precision must be one of \('8x8', "),
+    ({"rows": 0}, ValueError, r"^rows must be an integer from 1 to 4096, got 0$"),
+    ({"cols": 2.0}, TypeError, r"^cols must be an integer from 1 to 4096, got 2\.0$"),
+    ({"rows": np.uint64(2**64 - 1)}, ValueError,
+     r"^rows must be an integer from 1 to 4096, got np\.uint64\(18446744073709551615\)$"),
+    ({"clock_hz": 0}, ValueError, r"^clock_hz must be a positive finite number, got 0$"),
+    ({"clock_hz": float("nan")}, ValueError,
+     r"^clock_hz must be a positive finite number, got nan$"),
+    ({"clock_hz": "7e8"}, TypeError, r"^clock_hz must be a positive finite number, got '7e8'$"),
+    ({"acc_rows": 1 << 17}, ValueError, r"^acc_rows must be an integer from 2 to 65536, "
+                                        r"got 131072$"),
+    ({"weight_fifo_tiles": 0}, ValueError, r"^weight_fifo_tiles must be a positive integer, "
+                                           r"got 0$"),
+    ({"double_buffer": 1}, TypeError, r"^double_buffer must be True or False, got 1$"),
+    ({"precision": "4x4"}, ValueError, r"^unknown precision '4x4': expected one of '8x8', "),
     ({"ub_bytes": 1 << 33}, ValueError, r"^ub_bytes=8589934592 gives 33554432 rows, more "
                                         r"than the 24-bit UB address reaches$"),
-    ({"host_memory_bytes": 1 << 49}, ValueError, r"^host_memory_bytes must be in "),
+    ({"host_memory_bytes": 1 << 49}, ValueError, r"^host_memory_bytes must be an integer "
+                                                 r"from 256 to 281474976710656, got "),
 ])
 def test_bad_parameters(kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .._dataflow import Dataflow, tag_bits
+from .._checks import check_bool, check_choice, check_int
 
 __all__ = ["DATAFLOWS", "ArrayConfig"]
 
@@ -15,37 +16,9 @@ ACC_BITS_MIN = 16
 ACC_BITS_MAX = 32
 
 
-def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _check_dataflow(value) -> str:
     # Accept an enum member whose value is the dataflow string (e.g. ``systolic.Dataflow.WS``).
-    value = getattr(value, "value", value)
-    if not isinstance(value, str):
-        raise TypeError(f"dataflow must be a string, got {value!r}")
-    if value not in DATAFLOWS:
-        expected = ", ".join(repr(d) for d in DATAFLOWS)
-        raise ValueError(f"unknown dataflow {value!r}: expected one of {expected}")
-    return value
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
-
-
-def _check_acc_bits(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"acc_bits must be an integer, got {value!r}")
-    if not ACC_BITS_MIN <= value <= ACC_BITS_MAX:
-        raise ValueError(f"acc_bits must be in {ACC_BITS_MIN}..{ACC_BITS_MAX}, got {value!r}")
-    return value
+    return check_choice("dataflow", getattr(value, "value", value), DATAFLOWS)
 
 
 @dataclass(frozen=True)
@@ -80,12 +53,14 @@ class ArrayConfig:
     acc_bits: int = 32
 
     def __post_init__(self):
-        _check_positive("rows", self.rows)
-        _check_positive("cols", self.cols)
+        # Stored as plain Python values: the names and the sidecar are built from them.
+        object.__setattr__(self, "rows", check_int("rows", self.rows, 1))
+        object.__setattr__(self, "cols", check_int("cols", self.cols, 1))
         object.__setattr__(self, "dataflow", _check_dataflow(self.dataflow))
-        _check_bool("x_signed", self.x_signed)
-        _check_bool("w_signed", self.w_signed)
-        _check_acc_bits(self.acc_bits)
+        object.__setattr__(self, "x_signed", check_bool("x_signed", self.x_signed))
+        object.__setattr__(self, "w_signed", check_bool("w_signed", self.w_signed))
+        object.__setattr__(self, "acc_bits",
+                           check_int("acc_bits", self.acc_bits, ACC_BITS_MIN, ACC_BITS_MAX))
 
     @property
     def tag_bits(self) -> int:

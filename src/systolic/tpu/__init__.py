@@ -14,7 +14,7 @@ from ._config import TPUConfig
 from ._digits import DigitsModel, digits_mlp
 from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disassemble
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
-from ._plot import plot_timeline
+from ._plot import plot_run_timeline, plot_timeline
 from ._quant import FUNCTIONS, POOLS, ROUNDINGS, Requant, activate, pool, round_div
 from ._scalesim import (LayerTiming, TopologyError, TopologyLayer, TopologyWarning,
                         format_timings, read_topology, time_topology)
@@ -22,7 +22,7 @@ from ._scalesim import (LayerTiming, TopologyError, TopologyLayer, TopologyWarni
 __all__ = [
     # machine
     "TPU", "TPUConfig", "RunReport", "TimelineEntry", "BREAKDOWN_CATEGORIES", "check_program",
-    "plot_timeline",
+    "plot_run_timeline", "plot_timeline",
     # instruction set
     "MNEMONICS", "Instruction", "Program", "ProgramError", "assemble", "disassemble",
     # activation unit arithmetic

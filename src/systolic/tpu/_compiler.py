@@ -18,6 +18,7 @@ import numpy as np
 
 from .._engine import exact_product, wrap
 from ._config import TPUConfig
+from .._checks import check_bool, check_choice, check_int, check_int_array, is_int
 from ._isa import Instruction, Program
 from ._machine import TPU, RunReport
 from ._quant import FUNCTIONS, POOLS, Requant, activate, pool
@@ -26,22 +27,13 @@ __all__ = ["CompiledNetwork", "Conv2D", "Dense", "Network", "Pool2D", "compile_n
 
 
 def _int_array(name: str, value, ndim: int, low: int, high: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array, got dtype {array.dtype.name}")
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
-    if array.size and (array.min() < low or array.max() > high):
-        raise ValueError(f"{name} values must be in {low}..{high}, got "
-                         f"{int(array.min())}..{int(array.max())}")
-    return array.astype(np.int64)
+    return check_int_array(name, value, low, high, ndim=ndim).astype(np.int64)
 
 
 def _check_common(layer) -> None:
     if not isinstance(layer.requant, Requant):
         raise TypeError(f"requant must be a Requant, not {layer.requant!r}")
-    if layer.activation not in FUNCTIONS:
-        raise ValueError(f"activation must be one of {FUNCTIONS}, not {layer.activation!r}")
+    check_choice("activation", layer.activation, FUNCTIONS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,14 +93,8 @@ class Conv2D:
         if bias.shape != (f,):
             raise ValueError(f"bias must have shape ({f},), got {bias.shape}")
         object.__setattr__(self, "bias", bias)
-        for name in ("stride", "padding"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, not {value!r}")
-        if self.stride < 1:
-            raise ValueError(f"stride must be >= 1, not {self.stride!r}")
-        if self.padding < 0:
-            raise ValueError(f"padding must be >= 0, not {self.padding!r}")
+        object.__setattr__(self, "stride", check_int("stride", self.stride, 1))
+        object.__setattr__(self, "padding", check_int("padding", self.padding, 0))
         _check_common(self)
 
 
@@ -121,10 +107,8 @@ class Pool2D:
     size: int = 2
 
     def __post_init__(self):
-        if self.kind not in POOLS[1:]:
-            raise ValueError(f"kind must be one of {POOLS[1:]}, not {self.kind!r}")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"size must be an int >= 1, not {self.size!r}")
+        check_choice("kind", self.kind, POOLS[1:])
+        object.__setattr__(self, "size", check_int("size", self.size, 1))
 
 
 @dataclass(frozen=True)
@@ -162,14 +146,16 @@ class Network:
         layers = list(layers)
         if not layers:
             raise ValueError("a network needs at least one layer")
-        shape = tuple(input_shape)
+        message = f"input_shape must be (K,) or (H, W, C) of positive ints, not {input_shape!r}"
+        if not isinstance(input_shape, (tuple, list)) or not all(is_int(d) for d in input_shape):
+            raise TypeError(message)
+        shape = tuple(int(d) for d in input_shape)
+        self.input_shape = shape
         if len(shape) == 1:
             shape = (1, 1) + shape
-        if len(shape) != 3 or any(not isinstance(d, int) or d < 1 for d in shape):
-            raise ValueError(f"input_shape must be (K,) or (H, W, C) of positive ints, "
-                             f"not {input_shape!r}")
-        self.input_shape = tuple(input_shape)
-        self.input_signed = bool(input_signed)
+        if len(shape) != 3 or any(d < 1 for d in shape):
+            raise ValueError(message)
+        self.input_signed = check_bool("input_signed", input_signed)
         self.layers = layers
         self.stages = self._fuse(layers, _Shape(*shape))
 
@@ -442,8 +428,11 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
         A bad batch size, or the activations do not fit the Unified Buffer.
     """
     cfg = TPUConfig() if config is None else config
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an int >= 1, not {batch!r}")
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a Network, not {network!r}")
+    if not isinstance(cfg, TPUConfig):
+        raise TypeError(f"config must be a TPUConfig, not {cfg!r}")
+    batch = check_int("batch", batch, 1)
     em = _Emitter(cfg)
     bias_rows = _pack_biases(network, cfg, em.g)
     layouts, bias_base = _plan_ub_layout(network, batch, cfg, em.g, len(bias_rows))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .._checks import check_bool, check_choice, check_int, check_number
+
 __all__ = ["TPUConfig"]
 
 MIB = 1 << 20
@@ -17,21 +19,6 @@ HOST_ADDRESS_BITS = 48
 WEIGHT_ADDRESS_BITS = 40
 
 _PRECISIONS = ("8x8", "8x16", "16x8", "16x16")
-
-
-def _check_int(name: str, value, minimum: int, maximum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ValueError(f"{name} must be {bound}, not {value!r}")
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -91,24 +78,20 @@ class TPUConfig:
     precision: str = "8x8"
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, 4096)
-        _check_int("cols", self.cols, 1, 4096)
-        _check_positive("clock_hz", self.clock_hz)
-        _check_int("ub_bytes", self.ub_bytes, self.row_bytes)
-        _check_int("acc_rows", self.acc_rows, 2, 1 << ACC_ADDRESS_BITS)
-        _check_int("weight_memory_bytes", self.weight_memory_bytes, self.tile_bytes,
-                   1 << WEIGHT_ADDRESS_BITS)
-        _check_positive("dram_bytes_per_s", self.dram_bytes_per_s)
-        _check_int("weight_fifo_tiles", self.weight_fifo_tiles, 1)
-        _check_int("host_memory_bytes", self.host_memory_bytes, self.row_bytes,
-                   1 << HOST_ADDRESS_BITS)
-        _check_positive("host_bytes_per_s", self.host_bytes_per_s)
-        _check_int("host_latency_cycles", self.host_latency_cycles, 0)
-        _check_int("activate_latency", self.activate_latency, 0)
-        if not isinstance(self.double_buffer, bool):
-            raise TypeError(f"double_buffer must be a bool, not {self.double_buffer!r}")
-        if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {_PRECISIONS}, not {self.precision!r}")
+        self._set_int("rows", 1, 4096)
+        self._set_int("cols", 1, 4096)
+        self._set_number("clock_hz")
+        self._set_int("ub_bytes", self.row_bytes)
+        self._set_int("acc_rows", 2, 1 << ACC_ADDRESS_BITS)
+        self._set_int("weight_memory_bytes", self.tile_bytes, 1 << WEIGHT_ADDRESS_BITS)
+        self._set_number("dram_bytes_per_s")
+        self._set_int("weight_fifo_tiles", 1)
+        self._set_int("host_memory_bytes", self.row_bytes, 1 << HOST_ADDRESS_BITS)
+        self._set_number("host_bytes_per_s")
+        self._set_int("host_latency_cycles", 0)
+        self._set_int("activate_latency", 0)
+        check_bool("double_buffer", self.double_buffer)
+        check_choice("precision", self.precision, _PRECISIONS)
         if self.precision != "8x8":
             raise ValueError(
                 f"precision {self.precision!r} is not supported: only 8x8 operands are modelled "
@@ -116,6 +99,13 @@ class TPUConfig:
         if self.ub_rows > 1 << UB_ADDRESS_BITS:
             raise ValueError(f"ub_bytes={self.ub_bytes!r} gives {self.ub_rows} rows, more than "
                              f"the {UB_ADDRESS_BITS}-bit UB address reaches")
+
+    def _set_int(self, name: str, low: int, high: int | None = None) -> None:
+        # Stored as a Python int: sizes multiply into addresses beyond any fixed-width int.
+        object.__setattr__(self, name, check_int(name, getattr(self, name), low, high))
+
+    def _set_number(self, name: str) -> None:
+        object.__setattr__(self, name, check_number(name, getattr(self, name), positive=True))
 
     @property
     def row_bytes(self) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .._checks import check_int, is_int
+
 __all__ = [
     "MNEMONICS",
     "Instruction",
@@ -114,6 +116,45 @@ class Instruction:
     flags: tuple[str, ...] = ()
     line: int = field(default=0, compare=False)
 
+    def __post_init__(self):
+        # Everything that the static check and the executor read is settled here, so that an
+        # instruction built in Python is exactly one that the assembler could have produced.
+        line = check_int("line", self.line, 0)
+        if not isinstance(self.mnemonic, str):
+            raise TypeError(f"mnemonic must be a string, got {self.mnemonic!r}")
+        spec = _BY_NAME.get(self.mnemonic.lower())
+        if spec is None:
+            raise ProgramError(line, f"unknown mnemonic {self.mnemonic!r}")
+        if self.mnemonic != spec.mnemonic:
+            raise ProgramError(line, f"mnemonic {self.mnemonic!r} must be spelled "
+                                     f"{spec.mnemonic!r}")
+        operands = tuple(self.operands) if isinstance(self.operands, (tuple, list)) else None
+        if operands is None or not all(is_int(v) for v in operands):
+            raise TypeError(f"{spec.mnemonic}: operands must be a tuple of integers, "
+                            f"got {self.operands!r}")
+        if len(operands) != len(spec.operands):
+            raise ProgramError(line, f"{spec.mnemonic} takes {len(spec.operands)} operand"
+                                     f"{'' if len(spec.operands) == 1 else 's'} "
+                                     f"({', '.join(spec.operands) or 'none'}), "
+                                     f"got {len(operands)}")
+        flags = tuple(self.flags) if isinstance(self.flags, (tuple, list)) else None
+        if flags is None or not all(isinstance(f, str) for f in flags):
+            raise TypeError(f"{spec.mnemonic}: flags must be a tuple of strings, "
+                            f"got {self.flags!r}")
+        chosen: list[str | None] = [None] * len(spec.flag_groups)
+        for flag in flags:
+            groups = [i for i, group in enumerate(spec.flag_groups) if flag in group]
+            if not groups:
+                raise ProgramError(line, f"{spec.mnemonic}: unknown flag {flag!r}")
+            if chosen[groups[0]] is not None:
+                raise ProgramError(line, f"{spec.mnemonic}: flag {flag!r} conflicts with "
+                                         f"{chosen[groups[0]]!r}")
+            chosen[groups[0]] = flag
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "operands", tuple(int(v) for v in operands))
+        object.__setattr__(self, "flags", tuple(f for f in chosen if f))
+        self.encode()          # every operand must fit its field (negative addresses do not)
+
     @property
     def spec(self) -> _Spec:
         return _BY_NAME[self.mnemonic.lower()]
@@ -169,24 +210,13 @@ def _parse_line(text: str, line: int) -> Instruction | None:
     spec = _BY_NAME.get(name.lower())
     if spec is None:
         raise ProgramError(line, f"unknown mnemonic {name!r}")
-    chosen: list[str | None] = [None] * len(spec.flag_groups)
-    for flag in flags:
-        groups = [i for i, group in enumerate(spec.flag_groups) if flag.lower() in group]
-        if not groups:
-            raise ProgramError(line, f"{spec.mnemonic}: unknown flag {flag!r}")
-        if chosen[groups[0]] is not None:
-            raise ProgramError(line, f"{spec.mnemonic}: flag {flag!r} conflicts with "
-                                     f"{chosen[groups[0]]!r}")
-        chosen[groups[0]] = flag.lower()
     tokens = [t.strip() for t in rest.split(",")] if rest.strip() else []
     if len(tokens) != len(spec.operands):
         raise ProgramError(line, f"{spec.mnemonic} takes {len(spec.operands)} operand"
                                  f"{'' if len(spec.operands) == 1 else 's'} "
                                  f"({', '.join(spec.operands) or 'none'}), got {len(tokens)}")
     operands = tuple(_parse_int(t, line, spec.mnemonic) for t in tokens)
-    inst = Instruction(spec.mnemonic, operands, tuple(f for f in chosen if f), line)
-    inst.encode()          # the operands must fit their fields
-    return inst
+    return Instruction(spec.mnemonic, operands, tuple(flag.lower() for flag in flags), line)
 
 
 def _decode_one(data: bytes, pos: int, line: int) -> Instruction:
@@ -229,6 +259,14 @@ class Program:
 
     instructions: tuple[Instruction, ...]
 
+    def __post_init__(self):
+        instructions = self.instructions
+        if (not isinstance(instructions, (tuple, list))
+                or not all(isinstance(i, Instruction) for i in instructions)):
+            raise TypeError(f"instructions must be a sequence of Instruction, "
+                            f"got {instructions!r}")
+        object.__setattr__(self, "instructions", tuple(instructions))
+
     @classmethod
     def parse(cls, text: str) -> Program:
         """Assemble the text form: one instruction per line, ``#`` starts a comment.
@@ -239,6 +277,8 @@ class Program:
             Unknown mnemonic or flag, wrong operand count, a non-integer operand or one that
             does not fit its field.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         out = []
         for number, source in enumerate(text.splitlines(), start=1):
             inst = _parse_line(source, number)
@@ -249,6 +289,9 @@ class Program:
     @classmethod
     def decode(cls, data: bytes) -> Program:
         """Decode the binary form; instruction ``i`` (0-based) gets line ``i + 1``."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        data = bytes(data)
         out, pos = [], 0
         while pos < len(data):
             inst = _decode_one(data, pos, len(out) + 1)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._engine import wrap
 from .._schedule import load_bounds, switch_bounds
+from .._checks import check_choice, check_int, check_int_array
 from ..array import SystolicArray
 from ._config import TPUConfig
 from ._isa import MNEMONICS, Program, ProgramError
@@ -54,9 +55,24 @@ class _SparseMemory:
                              f"0..{self.size - 1}")
 
     def write(self, addr: int, data) -> None:
-        """Store ``data`` (bytes or an integer array of byte values) at ``addr``."""
-        buf = np.frombuffer(bytes(data), np.uint8) if isinstance(data, (bytes, bytearray)) \
-            else np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+        """Store ``data`` at ``addr``: bytes, a uint8/int8 array, or integers that fit a byte.
+
+        Integer arrays of wider types and sequences are stored one byte per element when all
+        their values fit int8 or uint8 (``-1`` is stored as ``0xFF``); anything else (floats,
+        strings, wider values, masked arrays) is refused rather than reinterpreted.
+        """
+        addr = check_int("addr", addr, 0)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            buf = np.frombuffer(bytes(data), np.uint8)
+        else:
+            if isinstance(data, str):
+                raise TypeError(f"{self.name}: data must be bytes or an array of byte values, "
+                                f"got a str")
+            array = check_int_array(f"{self.name} data", data, -128, 255)
+            if array.size and int(array.min()) < 0 and int(array.max()) > 127:
+                raise ValueError(f"{self.name} data must fit int8 or uint8, got min "
+                                 f"{int(array.min())}, max {int(array.max())}")
+            buf = array.astype(np.int16).astype(np.uint8).reshape(-1)
         self._check(addr, buf.size)
         pos = 0
         while pos < buf.size:
@@ -68,6 +84,8 @@ class _SparseMemory:
 
     def read(self, addr: int, n: int) -> np.ndarray:
         """``n`` bytes from ``addr`` as a uint8 array."""
+        addr = check_int("addr", addr, 0)
+        n = check_int("n", n, 0)
         self._check(addr, n)
         out = np.zeros(n, np.uint8)
         pos = 0
@@ -412,8 +430,9 @@ class TPU:
         """
         if not isinstance(program, Program):
             raise TypeError(f"program must be a Program, not {program!r}")
-        if engine not in _ENGINES:
-            raise ValueError(f"engine must be one of {_ENGINES}, not {engine!r}")
+        check_choice("engine", engine, _ENGINES)
+        if useful_macs is not None:
+            useful_macs = check_int("useful_macs", useful_macs, 0)
         check_program(program, self.config)
         return _Run(self, engine).execute(program, useful_macs)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from ._machine import RunReport
 
-__all__ = ["plot_timeline"]
+__all__ = ["plot_run_timeline", "plot_timeline"]
 
 _UNITS = ("host", "weights", "matrix", "activation")
 
 
-def plot_timeline(report: RunReport, ax=None):
+def plot_run_timeline(report: RunReport, ax=None):
     """One lane per unit, one bar per instruction from its start to its end cycle.
+
+    Also available as ``systolic.tpu.plot_timeline`` (its first name); not to be confused with
+    :func:`systolic.plot.plot_intervals`, which draws any list of named intervals.
 
     Parameters
     ----------
@@ -22,7 +25,7 @@ def plot_timeline(report: RunReport, ax=None):
     -------
     matplotlib.figure.Figure
     """
-    from ..plot import plot_timeline as plot_intervals
+    from ..plot import plot_intervals
 
     if not isinstance(report, RunReport):
         raise TypeError(f"report must be a RunReport, not {report!r}")
@@ -31,3 +34,7 @@ def plot_timeline(report: RunReport, ax=None):
             for unit in _UNITS for e in report.timeline if e.unit == unit and e.end > e.start]
     return plot_intervals(rows, ax=ax, unit="cycle",
                           title=f"{report.cycles:,} cycles, utilisation {report.utilization:.1%}")
+
+
+#: The first name of :func:`plot_run_timeline`, kept working.
+plot_timeline = plot_run_timeline

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_bool, check_choice, check_int, check_int_array, check_number
+
 __all__ = ["FUNCTIONS", "POOLS", "ROUNDINGS", "Requant", "activate", "pool", "round_div"]
 
 ROUNDINGS = ("half_even", "half_away", "half_up")
@@ -20,6 +22,8 @@ MAX_MULTIPLIER = (1 << 31) - 1
 MAX_SHIFT = 62
 MAX_FRAC_BITS = 31
 
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+
 
 def round_div(num, den: int, rounding: str) -> np.ndarray:
     """Divide int64 ``num`` by the positive integer ``den``, rounding ties as ``rounding``.
@@ -27,27 +31,24 @@ def round_div(num, den: int, rounding: str) -> np.ndarray:
     ``"half_even"`` rounds a tie to the even quotient, ``"half_away"`` away from zero and
     ``"half_up"`` towards plus infinity; non-ties go to the nearest integer.
     """
-    num = np.asarray(num, dtype=np.int64)
-    den = np.int64(den)
+    num = check_int_array("num", num, -(1 << 63), (1 << 63) - 1).astype(np.int64)
+    # 2 * remainder must fit an int64
+    den = np.int64(check_int("den", den, 1, 1 << 62))
+    check_choice("rounding", rounding, ROUNDINGS)
     quot = num // den
     twice_rem = 2 * (num - quot * den)
     if rounding == "half_even":
         tie_up = (quot & 1) == 1
     elif rounding == "half_away":
         tie_up = num >= 0
-    elif rounding == "half_up":
-        tie_up = np.ones(num.shape, dtype=bool)
     else:
-        raise ValueError(f"rounding must be one of {ROUNDINGS}, not {rounding!r}")
+        tie_up = np.ones(num.shape, dtype=bool)
     up = (twice_rem > den) | ((twice_rem == den) & tie_up)
     return quot + up.astype(np.int64)
 
 
 def _check_field(name: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in {low}..{high}, not {value!r}")
+    check_int(name, value, low, high)
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,8 @@ class Requant:
         _check_field("shift", self.shift, 0, MAX_SHIFT)
         _check_field("zero_point", self.zero_point, -128, 127)
         _check_field("frac_bits", self.frac_bits, 0, MAX_FRAC_BITS)
-        if not isinstance(self.out_signed, bool):
-            raise TypeError(f"out_signed must be a bool, not {self.out_signed!r}")
-        if self.rounding not in ROUNDINGS:
-            raise ValueError(f"rounding must be one of {ROUNDINGS}, not {self.rounding!r}")
+        check_bool("out_signed", self.out_signed)
+        check_choice("rounding", self.rounding, ROUNDINGS)
 
     @classmethod
     def from_scale(cls, scale: float, *, zero_point: int = 0, out_signed: bool = True,
@@ -99,8 +98,8 @@ class Requant:
 
         ``multiplier`` gets about ``bits`` significant bits and ``shift`` follows.
         """
-        if not scale > 0:
-            raise ValueError(f"scale must be > 0, not {scale!r}")
+        scale = check_number("scale", scale, positive=True)
+        bits = check_int("bits", bits, 2, 32)
         shift = bits - 1 - int(np.floor(np.log2(scale)))
         shift = min(max(shift, 0), MAX_SHIFT)
         multiplier = int(round(scale * 2.0 ** shift))
@@ -129,13 +128,19 @@ def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
         ``"identity"``, ``"relu"`` (``max(q, 0)``), ``"sigmoid"`` or ``"tanh"``. The last two
         give ``rint(f(q / 2**frac_bits) * S)`` with ``S`` = 127 for int8, 255 for uint8 outputs.
     """
-    value = np.asarray(acc, dtype=np.int64) + np.asarray(bias, dtype=np.int64)
+    acc = check_int_array("acc", acc, _INT32[0], _INT32[1])
+    bias = check_int_array("bias", bias, _INT32[0], _INT32[1])
+    if not isinstance(requant, Requant):
+        raise TypeError(f"requant must be a Requant, got {requant!r}")
+    check_choice("function", function, FUNCTIONS)
+    # |acc + bias| <= 2**32 and multiplier < 2**31: the product stays inside int64, exactly.
+    value = acc.astype(np.int64) + bias.astype(np.int64)
     q = round_div(value * np.int64(requant.multiplier), 1 << requant.shift, requant.rounding)
     if function == "identity":
         y = q
     elif function == "relu":
         y = np.maximum(q, 0)
-    elif function in ("sigmoid", "tanh"):
+    else:
         real = q.astype(np.float64) / float(1 << requant.frac_bits)
         if function == "sigmoid":
             # the form that never overflows: e = exp(-|x|) <= 1
@@ -145,8 +150,6 @@ def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
             curve = np.tanh(real)
         full = 127.0 if requant.out_signed else 255.0
         y = np.rint(curve * full).astype(np.int64)
-    else:
-        raise ValueError(f"function must be one of {FUNCTIONS}, not {function!r}")
     low, high = requant.out_range
     return np.clip(y + requant.zero_point, low, high)
 
@@ -158,7 +161,12 @@ def pool(values, kind: str, size: int, width: int, rounding: str) -> np.ndarray:
     another; its row count must be a multiple of ``size * width`` and ``width`` a multiple of
     ``size``. Average pooling divides the window sum by ``size**2`` with ``rounding``.
     """
-    values = np.asarray(values, dtype=np.int64)
+    # int32 values and at most 2**15 x 2**15 windows: every window sum is exact in int64
+    values = check_int_array("values", values, _INT32[0], _INT32[1], ndim=2).astype(np.int64)
+    check_choice("pool", kind, POOLS)
+    size = check_int("size", size, 1, 1 << 15)
+    width = check_int("width", width, 1)
+    check_choice("rounding", rounding, ROUNDINGS)
     rows, cols = values.shape
     if kind == "none" or size == 1:
         return values
@@ -167,8 +175,6 @@ def pool(values, kind: str, size: int, width: int, rounding: str) -> np.ndarray:
     blocks = values.reshape(rows // (size * width), size, width // size, size, cols)
     if kind == "max":
         out = blocks.max(axis=(1, 3))
-    elif kind == "avg":
-        out = round_div(blocks.sum(axis=(1, 3)), size * size, rounding)
     else:
-        raise ValueError(f"pool must be one of {POOLS}, not {kind!r}")
+        out = round_div(blocks.sum(axis=(1, 3)), size * size, rounding)
     return out.reshape(-1, cols)
