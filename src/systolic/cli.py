@@ -12,6 +12,8 @@ Sub-commands:
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
     Run the cocotb regression (``tests/rtl`` of a source checkout) for one array size.
+``sweep``
+    Run a design-space sweep described in TOML (:mod:`systolic.sweep`).
 
 Bad arguments or files end the program with exit status 2 and a one-line message on stderr.
 See ``docs/cli.md`` for examples.
@@ -127,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
+
+    from .sweep import add_sweep_parser
+    add_sweep_parser(commands)
     return parser
 
 
