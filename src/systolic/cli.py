@@ -14,6 +14,8 @@ Sub-commands:
     Run the cocotb regression (``tests/rtl`` of a source checkout) for one array size.
 ``synth``
     Synthesise the array with Yosys and count its resources (:mod:`systolic.synth`).
+``sweep``
+    Run a design-space sweep described in TOML (:mod:`systolic.sweep`).
 
 Bad arguments or files end the program with exit status 2 and a one-line message on stderr;
 output files are checked before any work starts. A reader that closes the pipe early
@@ -154,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from . import synth
     synth.add_parser(commands)
+    from .sweep import add_sweep_parser
+    add_sweep_parser(commands)
     return parser
 
 
