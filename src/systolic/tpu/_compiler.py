@@ -36,7 +36,15 @@ def _int_array(name: str, value, ndim: int, low: int, high: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _check_common(layer) -> None:
+def _check_common(layer, n: int) -> None:
+    if layer.scale is not None:
+        scale = np.asarray(layer.scale)
+        if scale.dtype != np.float32:
+            raise TypeError(f"scale must be a float32 array, got dtype {scale.dtype.name}")
+        if scale.shape != (n,):
+            raise ValueError(f"scale must have shape ({n},), got {scale.shape}")
+        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError("scale values must be positive and finite")
     if not isinstance(layer.requant, Requant):
         raise TypeError(f"requant must be a Requant, not {layer.requant!r}")
     if layer.activation not in FUNCTIONS:
@@ -53,12 +61,16 @@ class Dense:
     bias : int32 array ``(N,)``, optional
     requant : Requant
     activation : {"identity", "relu", "sigmoid", "tanh"}
+    scale : float32 array ``(N,)``, optional
+        Per-output float32 scales: the activation unit's float32 mode
+        (:func:`systolic.tpu.requantize_float32`) replaces ``requant``'s multiplier and shift.
     """
 
     weight: np.ndarray
     bias: np.ndarray | None = None
     requant: Requant = field(default_factory=Requant)
     activation: str = "identity"
+    scale: np.ndarray | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _int_array("weight", self.weight, 2, -128, 127))
@@ -68,7 +80,7 @@ class Dense:
         if bias.shape != (n,):
             raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
         object.__setattr__(self, "bias", bias)
-        _check_common(self)
+        _check_common(self, n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +94,7 @@ class Conv2D:
     stride : int
     padding : int
         Zero border added on each side of the input.
-    requant, activation : as for :class:`Dense`.
+    requant, activation, scale : as for :class:`Dense`.
     """
 
     weight: np.ndarray
@@ -91,6 +103,7 @@ class Conv2D:
     padding: int = 0
     requant: Requant = field(default_factory=Requant)
     activation: str = "identity"
+    scale: np.ndarray | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _int_array("weight", self.weight, 4, -128, 127))
@@ -108,7 +121,7 @@ class Conv2D:
             raise ValueError(f"stride must be >= 1, not {self.stride!r}")
         if self.padding < 0:
             raise ValueError(f"padding must be >= 0, not {self.padding!r}")
-        _check_common(self)
+        _check_common(self, f)
 
 
 @dataclass(frozen=True)
@@ -268,7 +281,7 @@ class Network:
             # stay integers below 2**53
             exact = (cols.astype(np.float64) @ mat.astype(np.float64)).astype(np.int64)
             acc = (exact + (1 << 31)) % (1 << 32) - (1 << 31)
-            out = activate(acc, layer.bias, layer.requant, layer.activation)
+            out = activate(acc, layer.bias, layer.requant, layer.activation, layer.scale)
             if isinstance(layer, Conv2D):
                 if st.pool is not None:
                     out = pool(out, st.pool.kind, st.pool.size, st.conv_out.w,
@@ -428,9 +441,9 @@ class _Emitter:
         return base
 
 
-def _quant_instruction(req: Requant) -> tuple:
+def _quant_instruction(req: Requant, float_mode: bool = False) -> tuple:
     flags = (("uint8",) if not req.out_signed else ()) + \
-        ((req.rounding,) if req.rounding != "half_even" else ())
+        (("f32",) if float_mode else (req.rounding,) if req.rounding != "half_even" else ())
     return ("SetQuant", req.multiplier, req.shift, req.zero_point, req.frac_bits), flags
 
 
@@ -459,11 +472,16 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     for st in stages:
         f = st.layer.bias.shape[0]
         for chunk in range(math.ceil(f / g)):
-            part = st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)
-            planes = np.zeros((4, cfg.row_bytes), np.uint8)
-            planes[:, :part.size] = part.view(np.uint8).reshape(-1, 4).T
+            # 4 byte planes of the int32 bias, then (float32 mode) 4 of the float32 scale
+            words = [st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)]
+            if st.layer.scale is not None:
+                words.append(st.layer.scale[chunk * g:(chunk + 1) * g])
+            planes = np.zeros((4 * len(words), cfg.row_bytes), np.uint8)
+            for i, word in enumerate(words):
+                planes[4 * i:4 * i + 4, :word.size] = word.view(np.uint8).reshape(-1, 4).T
             bias_rows.append(planes)
-    base += 4 * len(bias_rows)
+    bias_count = sum(len(planes) for planes in bias_rows)
+    base += bias_count
     bias_at = bias_base
     layouts = [in_layout]
     for i, st in enumerate(stages):
@@ -477,8 +495,10 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     signed = network.input_signed
     for i, st in enumerate(stages):
         src, dst, layer = layouts[i], layouts[i + 1], st.layer
-        name, *ops = _quant_instruction(layer.requant)[0]
-        em.defer(name, *ops, flags=_quant_instruction(layer.requant)[1])
+        float_mode = layer.scale is not None
+        (name, *ops), quant_flags = _quant_instruction(layer.requant, float_mode)
+        em.defer(name, *ops, flags=quant_flags)
+        bias_step, bias_flags = (8, ("scale",)) if float_mode else (4, ())
         function = () if layer.activation == "identity" else (layer.activation,)
         f = layer.bias.shape[0]
         out_chunks = math.ceil(f / g)
@@ -499,7 +519,7 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
                                           rows, src.hp * src.wp, switch=True,
                                           accumulate=not first_tile, unsigned=not signed)
                                 first_tile = False
-                    em.defer("SetBias", bias_at + 4 * oc)
+                    em.defer("SetBias", bias_at + bias_step * oc, flags=bias_flags)
                     em.defer("Activate", acc, dst.row(oc, m0, 0, 0), rows, flags=function)
         else:
             fh, fw, _, _ = layer.weight.shape
@@ -528,13 +548,13 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
                                               acc + j * out.w, out.w, s, switch=j == 0,
                                               accumulate=not first_tile, unsigned=not signed)
                                 first_tile = False
-                    em.defer("SetBias", bias_at + 4 * oc)
+                    em.defer("SetBias", bias_at + bias_step * oc, flags=bias_flags)
                     for j, (n, y0) in enumerate(block):
                         em.defer("Activate", acc + j * band * out.w,
                                  dst.row(oc, n, y0 // band + dst.pad, dst.pad),
                                  band * out.w,
                                  flags=function + (("pool",) if st.pool else ()))
-        bias_at += 4 * out_chunks
+        bias_at += bias_step * out_chunks
         em.flush()
         signed = layer.requant.out_signed
 
@@ -550,12 +570,12 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     row_bytes = cfg.row_bytes
     host_input = 0
     host_bias = in_layout.rows * row_bytes
-    host_output = host_bias + 4 * len(bias_rows) * row_bytes
+    host_output = host_bias + bias_count * row_bytes
     out_layout = layouts[-1]
     head.append(Instruction("Read_Host_Memory", (host_input, in_layout.base, in_layout.rows)))
     host_blocks = []
     if bias_rows:
-        head.append(Instruction("Read_Host_Memory", (host_bias, bias_base, 4 * len(bias_rows))))
+        head.append(Instruction("Read_Host_Memory", (host_bias, bias_base, bias_count)))
         host_blocks.append((host_bias, np.concatenate(bias_rows)))
     tail = [Instruction("Write_Host_Memory", (out_layout.base, host_output, out_layout.rows)),
             Instruction("Halt")]
