@@ -122,7 +122,8 @@ def quantized(name, tmp_path, *, qdq: bool, int8: bool, per_channel: bool, seed=
         def get_next(self):
             return next(self.data, None)
 
-    tag = f"{name}_{'qdq' if qdq else 'qop'}_{'s8' if int8 else 'u8'}_{'pc' if per_channel else 'pt'}"
+    tag = "_".join((name, "qdq" if qdq else "qop", "s8" if int8 else "u8",
+                    "pc" if per_channel else "pt"))
     out = tmp_path / f"{tag}.onnx"
     quantize_static(str(fp32), str(out), Reader(),
                     quant_format=QuantFormat.QDQ if qdq else QuantFormat.QOperator,
