@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
+
+    from ._onnx_cli import add_parser as add_onnx
+    add_onnx(commands, _pair, _UsageError)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -243,3 +245,49 @@ def test_bad_arguments(models):
         session.run(["nope"], {"x": np.zeros((1,) + shape, np.float32)})
     with pytest.raises(TypeError, match=r"^feeds must be a dict of name to array, not list$"):
         session.run(None, [])
+
+
+# -- the command line -----------------------------------------------------------------------
+
+def test_cli_runs_a_model(models, tmp_path, capsys):
+    from systolic.cli import main
+
+    path, shape = models("cnn", False, False, False)
+    x = next(_draws(shape, 2, seed=11))
+    np.save(tmp_path / "x.npy", x)
+    assert main(["onnx", str(path), "--input", str(tmp_path / "x.npy"), "--dims", "32x32",
+                 "--out", str(tmp_path / "y.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "peak TOPS" in out and "QLinearConv" in out
+    assert np.array_equal(np.load(tmp_path / "y.npy"), _reference(path).run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("args,match", [
+    (["missing.onnx", "--input", "x.npy"],
+     r"^systolic onnx: error: cannot read missing.onnx: No such file or directory$"),
+    (["x.npy", "--input", "x.npy"], r"^systolic onnx: error: x.npy is not an ONNX model "),
+    (["{model}", "--input", "other=x.npy"], r"^systolic onnx: error: missing input 'x'$"),
+    (["{model}", "--input", "nothere.npy"], r"^systolic onnx: error: cannot read nothere.npy"),
+    (["{model}", "--input", "x.npy", "--dims", "0x4"], r"^systolic onnx: error: argument "
+                                                       r"--dims: expected RxC"),
+])
+def test_cli_errors(models, tmp_path, monkeypatch, capsys, args, match):
+    from systolic.cli import main
+
+    path, shape = models("mlp", False, False, False)
+    monkeypatch.chdir(tmp_path)
+    np.save("x.npy", np.zeros((1,) + shape, np.float32))
+    assert main(["onnx"] + [a.format(model=path) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.match(match, err)
+
+
+def test_cli_refuses_a_node(tmp_path, capsys):
+    from systolic.cli import main
+
+    onnx.save(_qconv_model(dilations=[2, 2]), tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 6, 6), np.uint8))
+    assert main(["onnx", str(tmp_path / "m.onnx"), "--input", str(tmp_path / "x.npy")]) == 2
+    assert capsys.readouterr().err == ("systolic onnx: error: node 'qconv' (QLinearConv): "
+                                       "dilation other than 1 is not supported\n")
