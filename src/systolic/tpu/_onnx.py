@@ -46,14 +46,6 @@ def _f32(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-def _fma(a, b, c) -> np.ndarray:
-    """float32 fused multiply-add: the float64 product of two float32 values is exact."""
-    return (np.float64(a) * np.asarray(b, np.float64) + np.asarray(c, np.float64)
-            ).astype(np.float32) if np.ndim(a) == 0 else \
-        (np.asarray(a, np.float64) * np.asarray(b, np.float64)
-         + np.asarray(c, np.float64)).astype(np.float32)
-
-
 def quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
     """onnxruntime's QuantizeLinear: ``RNE(clamp(fl(x / s), lo - zp, hi - zp)) + zp``."""
     x = _f32(x)
@@ -417,6 +409,64 @@ def _int_conv(x, w, strides, pads, group) -> np.ndarray:
     return np.einsum("ngkhw,gfk->ngfhw", col, wg).reshape(n, f, oh, ow)
 
 
+def _fma(a, b, c) -> np.ndarray:
+    """float32 ``a * b + c`` with one rounding (a fused multiply-add).
+
+    The product is exact in float64; the float64 sum ``s`` and its exact error ``e`` (TwoSum)
+    decide the float32 rounding, so a float32 tie of ``s`` is broken by ``e`` as the exact
+    value would be.
+    """
+    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    c = np.asarray(c, np.float64)
+    s = p + c
+    bp = s - p
+    e = (p - (s - bp)) + (c - bp)
+    r = s.astype(np.float32)
+    d = s - r.astype(np.float64)
+    toward = np.where(d > 0, np.inf, -np.inf).astype(np.float32)
+    other = np.nextafter(r, toward)
+    # only when s is exactly halfway between two float32 values can e change the rounding
+    # (numpy broke the tie to even): then the exact value's side of s decides
+    tie = (d != 0) & (other.astype(np.float64) - s == d)
+    upper, lower = np.maximum(r, other), np.minimum(r, other)
+    return np.where(tie & (e > 0), upper, np.where(tie & (e < 0), lower, r))
+
+
+def _float_conv(x, w, bias, strides, pads, group) -> np.ndarray:
+    """onnxruntime's float32 Conv on x86-64 (MLAS im2col + SGEMM), one image at a time.
+
+    ``C[filters, pixels] = W[filters, K] @ col[K, pixels]`` with K in (channel, fh, fw) order,
+    cut into blocks of StrideK; each block is one FMA chain from 0, the blocks are added in
+    float32, then the bias.
+    """
+    f, cg, kh, kw = w.shape
+    k = cg * kh * kw
+    taps, _ = _windows(x, (kh, kw), strides, pads, np.float32(0))
+    col = np.stack(taps, axis=2)                   # N, C, taps, OH, OW
+    n, c, _, oh, ow = col.shape
+    pixels = oh * ow
+    col = col.reshape(n, group, k, pixels)
+    wg = w.reshape(group, f // group, k)
+    stride_k, stride_n = 128, 128
+    if pixels >= k:
+        while stride_k // 2 >= k:
+            stride_k //= 2
+    else:
+        while stride_n > 16 and stride_n // 2 >= pixels:
+            stride_k *= 2
+            stride_n //= 2
+    out = np.zeros((n, group, f // group, pixels), np.float32)
+    for k0 in range(0, k, stride_k):
+        block = np.zeros_like(out)
+        for kk in range(k0, min(k0 + stride_k, k)):
+            block = _fma(wg[None, :, :, kk, None], col[:, :, None, kk, :], block)
+        out = block if k0 == 0 else out + block
+    out = out.reshape(n, f, oh, ow)
+    if bias is not None:
+        out = out + _f32(bias).reshape(1, f, 1, 1)
+    return out
+
+
 def _conv_geometry(node, attrs, kernel) -> tuple:
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise _refuse(node, "auto_pad is not supported (give explicit pads)")
@@ -593,7 +643,8 @@ class _Lowering:
             args = [env[name] if name else None for name in inputs]
             results = compute(*args)
             moved = [a for name, a in zip(inputs, args) if name and name not in self.consts]
-            return results, sess._host_cycles(moved + list(results)), 0, None
+            # a step on constants only (a weight's DequantizeLinear) is done once, at load
+            return results, sess._host_cycles(moved + list(results)) if moved else 0, 0, None
 
         self.steps.append(_Step(node.name, op, "host", inputs, outputs, fn))
 
@@ -828,7 +879,13 @@ class _Lowering:
                        lambda a, b: [np.add(a, b)])
         elif op in _LAYOUT_OPS and not ms:
             self._layout(node, op, attrs)
-        elif op in ("Conv", "MatMul", "Gemm", "AveragePool", "GlobalAveragePool") and not ms:
+        elif op == "Conv" and not ms:
+            strides, pads = _conv_geometry(node, attrs, attrs.get("kernel_shape", [0, 0]))
+            group = attrs.get("group", 1)
+            self._host(node, "Conv (float32)", list(node.input[:3]), node.output[:1],
+                       lambda x, w, b=None: [_float_conv(_f32(x), _f32(w), b, strides, pads,
+                                                         group)])
+        elif op in ("MatMul", "Gemm", "AveragePool", "GlobalAveragePool") and not ms:
             raise _refuse(node, "runs in float32 in onnxruntime (its quantized inputs or "
                                 "output are not fused into an integer operator); float "
                                 "operators are not supported")
