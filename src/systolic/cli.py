@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_parser(commands)
     from .sweep import add_sweep_parser
     add_sweep_parser(commands)
+    from ._onnx_cli import add_parser as add_onnx
+    add_onnx(commands, _pair, _UsageError)
     return parser
 
 

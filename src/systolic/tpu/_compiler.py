@@ -30,7 +30,15 @@ def _int_array(name: str, value, ndim: int, low: int, high: int) -> np.ndarray:
     return check_int_array(name, value, low, high, ndim=ndim).astype(np.int64)
 
 
-def _check_common(layer) -> None:
+def _check_common(layer, n: int) -> None:
+    if layer.scale is not None:
+        scale = np.asarray(layer.scale)
+        if scale.dtype != np.float32:
+            raise TypeError(f"scale must be a float32 array, got dtype {scale.dtype.name}")
+        if scale.shape != (n,):
+            raise ValueError(f"scale must have shape ({n},), got {scale.shape}")
+        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError("scale values must be positive and finite")
     if not isinstance(layer.requant, Requant):
         raise TypeError(f"requant must be a Requant, not {layer.requant!r}")
     check_choice("activation", layer.activation, FUNCTIONS)
@@ -46,12 +54,16 @@ class Dense:
     bias : int32 array ``(N,)``, optional
     requant : Requant
     activation : {"identity", "relu", "sigmoid", "tanh"}
+    scale : float32 array ``(N,)``, optional
+        Per-output float32 scales: the activation unit's float32 mode
+        (:func:`systolic.tpu.requantize_float32`) replaces ``requant``'s multiplier and shift.
     """
 
     weight: np.ndarray
     bias: np.ndarray | None = None
     requant: Requant = field(default_factory=Requant)
     activation: str = "identity"
+    scale: np.ndarray | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _int_array("weight", self.weight, 2, -128, 127))
@@ -61,7 +73,7 @@ class Dense:
         if bias.shape != (n,):
             raise ValueError(f"bias must have shape ({n},), got {bias.shape}")
         object.__setattr__(self, "bias", bias)
-        _check_common(self)
+        _check_common(self, n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +87,7 @@ class Conv2D:
     stride : int
     padding : int
         Zero border added on each side of the input.
-    requant, activation : as for :class:`Dense`.
+    requant, activation, scale : as for :class:`Dense`.
     """
 
     weight: np.ndarray
@@ -84,6 +96,7 @@ class Conv2D:
     padding: int = 0
     requant: Requant = field(default_factory=Requant)
     activation: str = "identity"
+    scale: np.ndarray | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _int_array("weight", self.weight, 4, -128, 127))
@@ -95,7 +108,7 @@ class Conv2D:
         object.__setattr__(self, "bias", bias)
         object.__setattr__(self, "stride", check_int("stride", self.stride, 1))
         object.__setattr__(self, "padding", check_int("padding", self.padding, 0))
-        _check_common(self)
+        _check_common(self, f)
 
 
 @dataclass(frozen=True)
@@ -252,7 +265,7 @@ class Network:
                 cols = np.stack(taps, axis=3).reshape(n * oh * ow, fh * fw * c)
                 mat = layer.weight.reshape(fh * fw * c, f)
             acc = wrap(exact_product(cols, mat), 32)
-            out = activate(acc, layer.bias, layer.requant, layer.activation)
+            out = activate(acc, layer.bias, layer.requant, layer.activation, layer.scale)
             if isinstance(layer, Conv2D):
                 if st.pool is not None:
                     out = pool(out, st.pool.kind, st.pool.size, st.conv_out.w,
@@ -412,9 +425,9 @@ class _Emitter:
         return base
 
 
-def _quant_instruction(req: Requant) -> tuple:
+def _quant_instruction(req: Requant, float_mode: bool = False) -> tuple:
     flags = (("uint8",) if not req.out_signed else ()) + \
-        ((req.rounding,) if req.rounding != "half_even" else ())
+        (("f32",) if float_mode else (req.rounding,) if req.rounding != "half_even" else ())
     return ("SetQuant", req.multiplier, req.shift, req.zero_point, req.frac_bits), flags
 
 
@@ -435,7 +448,8 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
     batch = check_int("batch", batch, 1)
     em = _Emitter(cfg)
     bias_rows = _pack_biases(network, cfg, em.g)
-    layouts, bias_base = _plan_ub_layout(network, batch, cfg, em.g, len(bias_rows))
+    layouts, bias_base = _plan_ub_layout(network, batch, cfg, em.g,
+                                         sum(len(planes) for planes in bias_rows))
     _emit_layers(em, network, batch, layouts, bias_base)
     head, tail, host_input, host_output, host_blocks = _emit_head_tail(
         em, cfg, layouts[0], layouts[-1], bias_base, bias_rows)
@@ -444,20 +458,33 @@ def compile_network(network: Network, batch: int, config: TPUConfig | None = Non
                            host_input, host_output, layouts[0], layouts[-1], host_blocks)
 
 
+def _bias_block(layer) -> tuple[int, tuple[str, ...]]:
+    """Unified Buffer rows of one chunk's bias block, and the flags of its ``SetBias``.
+
+    A block is the 4 byte planes of the int32 bias, then, in the activation unit's float32
+    mode, the 4 byte planes of the float32 scales.
+    """
+    return (8, ("scale",)) if layer.scale is not None else (4, ())
+
+
 def _pack_biases(network: Network, cfg: TPUConfig, g: int) -> list[np.ndarray]:
-    """Every layer's int32 bias, one block of 4 byte planes per chunk of ``g`` features."""
+    """Every layer's bias block (see :func:`_bias_block`), one per chunk of ``g`` features."""
     bias_rows = []
     for st in network.stages:
         f = st.layer.bias.shape[0]
         for chunk in range(math.ceil(f / g)):
-            part = st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)
-            planes = np.zeros((4, cfg.row_bytes), np.uint8)
-            planes[:, :part.size] = part.view(np.uint8).reshape(-1, 4).T
+            # 4 byte planes of the int32 bias, then (float32 mode) 4 of the float32 scale
+            words = [st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)]
+            if st.layer.scale is not None:
+                words.append(st.layer.scale[chunk * g:(chunk + 1) * g])
+            planes = np.zeros((4 * len(words), cfg.row_bytes), np.uint8)
+            for i, word in enumerate(words):
+                planes[4 * i:4 * i + 4, :word.size] = word.view(np.uint8).reshape(-1, 4).T
             bias_rows.append(planes)
     return bias_rows
 
 
-def _plan_ub_layout(network: Network, batch: int, cfg: TPUConfig, g: int, bias_blocks: int
+def _plan_ub_layout(network: Network, batch: int, cfg: TPUConfig, g: int, bias_count: int
                     ) -> tuple[list[_Layout], int]:
     """Unified Buffer rows: the input, then the biases, then every layer's output.
 
@@ -468,7 +495,7 @@ def _plan_ub_layout(network: Network, batch: int, cfg: TPUConfig, g: int, bias_b
     first = stages[0].inp
     layouts = [_Layout(0, batch, first.h, first.w, first.c, pads[0], g)]
     bias_base = layouts[0].rows
-    base = bias_base + 4 * bias_blocks
+    base = bias_base + bias_count
     for i, st in enumerate(stages):
         layout = _Layout(base, batch, st.out.h, st.out.w, st.out.c, pads[i + 1], g)
         layouts.append(layout)
@@ -486,11 +513,11 @@ def _emit_layers(em: _Emitter, network: Network, batch: int, layouts: list[_Layo
     bias_at = bias_base
     for i, st in enumerate(network.stages):
         layer = st.layer
-        (name, *ops), flags = _quant_instruction(layer.requant)
+        (name, *ops), flags = _quant_instruction(layer.requant, layer.scale is not None)
         em.defer(name, *ops, flags=flags)
         emit = _emit_dense if isinstance(layer, Dense) else _emit_conv
         emit(em, st, layouts[i], layouts[i + 1], batch, bias_at, signed)
-        bias_at += 4 * math.ceil(layer.bias.shape[0] / em.g)
+        bias_at += _bias_block(layer)[0] * math.ceil(layer.bias.shape[0] / em.g)
         em.flush()
         signed = layer.requant.out_signed
 
@@ -517,7 +544,8 @@ def _emit_dense(em: _Emitter, st, src: _Layout, dst: _Layout, batch: int, bias_a
                                   acc, rows, src.hp * src.wp, switch=True,
                                   accumulate=not first_tile, unsigned=not signed)
                         first_tile = False
-            em.defer("SetBias", bias_at + 4 * oc)
+            step, bias_flags = _bias_block(layer)
+            em.defer("SetBias", bias_at + step * oc, flags=bias_flags)
             em.defer("Activate", acc, dst.row(oc, m0, 0, 0), rows, flags=function)
 
 
@@ -554,7 +582,8 @@ def _emit_conv(em: _Emitter, st, src: _Layout, dst: _Layout, batch: int, bias_at
                                       acc + j * out.w, out.w, s, switch=j == 0,
                                       accumulate=not first_tile, unsigned=not signed)
                         first_tile = False
-            em.defer("SetBias", bias_at + 4 * oc)
+            step, bias_flags = _bias_block(layer)
+            em.defer("SetBias", bias_at + step * oc, flags=bias_flags)
             for j, (n, y0) in enumerate(block):
                 em.defer("Activate", acc + j * band * out.w,
                          dst.row(oc, n, y0 // band + dst.pad, dst.pad),
@@ -580,11 +609,12 @@ def _emit_head_tail(em: _Emitter, cfg: TPUConfig, in_layout: _Layout, out_layout
     row_bytes = cfg.row_bytes
     host_input = 0
     host_bias = in_layout.rows * row_bytes
-    host_output = host_bias + 4 * len(bias_rows) * row_bytes
+    bias_count = sum(len(planes) for planes in bias_rows)
+    host_output = host_bias + bias_count * row_bytes
     head.append(Instruction("Read_Host_Memory", (host_input, in_layout.base, in_layout.rows)))
     host_blocks = []
     if bias_rows:
-        head.append(Instruction("Read_Host_Memory", (host_bias, bias_base, 4 * len(bias_rows))))
+        head.append(Instruction("Read_Host_Memory", (host_bias, bias_base, bias_count)))
         host_blocks.append((host_bias, np.concatenate(bias_rows)))
     tail = [Instruction("Write_Host_Memory", (out_layout.base, host_output, out_layout.rows)),
             Instruction("Halt")]

@@ -80,10 +80,10 @@ _SPECS = (
           (_Field("multiplier", 4), _Field("shift", 1), _Field("zero_point", 1, True),
            _Field("frac_bits", 1)),
           ("multiplier", "shift", "zero_point", "frac_bits"),
-          ((None, "uint8"), (None, "half_away", "half_up"))),
+          ((None, "uint8"), (None, "half_away", "half_up", "f32"))),
     _Spec("SetPool", 0x09, 12, (_Field("size", 1), _Field("width", 2)), ("size", "width"),
           ((None, "max", "avg"),)),
-    _Spec("SetBias", 0x0A, 12, (_UB,), ("ub",)),
+    _Spec("SetBias", 0x0A, 12, (_UB,), ("ub",), ((None, "scale"),)),
 )
 
 _BY_NAME = {spec.mnemonic.lower(): spec for spec in _SPECS}

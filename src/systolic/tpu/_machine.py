@@ -36,6 +36,7 @@ BREAKDOWN_CATEGORIES = ("computing", "weight_stall", "weight_shift", "host", "ac
 
 _PAGE = 1 << 16
 _BIAS_ROWS = 4
+_SCALE_ROWS = 4      # SetBias.scale: float32 scale bit planes after the bias planes
 _FUNCTIONS = {None: "identity", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 _ROUNDINGS = {None: "half_even", "half_away": "half_away", "half_up": "half_up"}
 
@@ -296,7 +297,8 @@ def _check_setpool(inst, state: _CheckState) -> None:
 
 
 def _check_setbias(inst, state: _CheckState) -> None:
-    _span(inst, "UB rows", inst.operand("ub"), _BIAS_ROWS, state.config.ub_rows,
+    _span(inst, "UB rows", inst.operand("ub"),
+          _BIAS_ROWS + (_SCALE_ROWS if inst.has("scale") else 0), state.config.ub_rows,
           "Unified Buffer")
 
 
@@ -447,6 +449,8 @@ class _Run:
         self.acc = _Tracker(cfg.acc_rows)
         self.requant = Requant()
         self.bias = np.zeros(cfg.cols, np.int64)
+        self.scale = np.ones(cfg.cols, np.float32)   # per-column float32 scales (f32 mode)
+        self.float_mode = False
         self.pool_kind, self.pool_size, self.pool_width = "none", 1, 1
         # units
         self.host_free = self.act_free = self.dram_free = 0
@@ -659,7 +663,8 @@ class _Run:
                     int(self.ub.free[dst].max()), int(self.ub.ready[dst].max()))
         end = start + rows + self.cfg.activate_latency
         function = _FUNCTIONS[next((f for f in inst.flags if f != "pool"), None)]
-        values = activate(self.tpu.acc[src], self.bias, self.requant, function)
+        values = activate(self.tpu.acc[src], self.bias, self.requant, function,
+                          self.scale if self.float_mode else None)
         if pooled:
             values = pool(values, self.pool_kind, self.pool_size, self.pool_width,
                           self.requant.rounding)
@@ -677,7 +682,8 @@ class _Run:
         return start, start + 1, "activation", "activation"
 
     def _setquant(self, inst, issue, cause):
-        rounding = _ROUNDINGS[next((f for f in inst.flags if f != "uint8"), None)]
+        self.float_mode = inst.has("f32")
+        rounding = _ROUNDINGS[next((f for f in inst.flags if f not in ("uint8", "f32")), None)]
         self.requant = Requant(inst.operand("multiplier"), inst.operand("shift"),
                                inst.operand("zero_point"), not inst.has("uint8"), rounding,
                                inst.operand("frac_bits"))
@@ -690,14 +696,18 @@ class _Run:
 
     def _setbias(self, inst, issue, cause):
         ub = inst.operand("ub")
-        rows = slice(ub, ub + _BIAS_ROWS)
+        n = _BIAS_ROWS + (_SCALE_ROWS if inst.has("scale") else 0)
+        rows = slice(ub, ub + n)
         start = max(issue, self.act_free, int(self.ub.ready[rows].max()))
         planes = self.tpu.ub[rows, :self.cfg.cols].astype(np.uint32)
         word = planes[0] | planes[1] << 8 | planes[2] << 16 | planes[3] << 24
         self.bias = word.view(np.int32).astype(np.int64)
-        self.ub.free[rows] = np.maximum(self.ub.free[rows], start + _BIAS_ROWS)
-        self.act_free = start + _BIAS_ROWS
-        return start, start + _BIAS_ROWS, "activation", "activation"
+        if inst.has("scale"):
+            word = planes[4] | planes[5] << 8 | planes[6] << 16 | planes[7] << 24
+            self.scale = word.view(np.float32)
+        self.ub.free[rows] = np.maximum(self.ub.free[rows], start + n)
+        self.act_free = start + n
+        return start, start + n, "activation", "activation"
 
 
 #: How every instruction executes (each returns ``start, end, unit, cause``).

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_bool, check_choice, check_int, check_int_array, check_number
+from .._engine import wrap
 
-__all__ = ["FUNCTIONS", "POOLS", "ROUNDINGS", "Requant", "activate", "pool", "round_div"]
+__all__ = ["FUNCTIONS", "POOLS", "ROUNDINGS", "Requant", "activate", "pool", "requantize_float32",
+           "round_div"]
 
 ROUNDINGS = ("half_even", "half_away", "half_up")
 FUNCTIONS = ("identity", "relu", "sigmoid", "tanh")
@@ -45,6 +47,64 @@ def round_div(num, den: int, rounding: str) -> np.ndarray:
         tie_up = np.ones(num.shape, dtype=bool)
     up = (twice_rem > den) | ((twice_rem == den) & tie_up)
     return quot + up.astype(np.int64)
+
+
+def _round_shift(num: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``num / 2**shift`` rounded half to even, elementwise (``0 <= shift <= 62``)."""
+    quot = num >> shift
+    twice_rem = (num - (quot << shift)) << 1
+    den = np.int64(1) << shift
+    up = (twice_rem > den) | ((twice_rem == den) & ((quot & 1) == 1))
+    return quot + up.astype(np.int64)
+
+
+def _to_24_bits(num: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``num`` rounded half to even to 24 significant bits, as ``mantissa * 2**exponent``.
+
+    This is what storing an integer (``|num| < 2**53``) in a float32 does.
+    """
+    _, bits = np.frexp(np.abs(num).astype(np.float64))   # exact: |num| < 2**53
+    exponent = np.maximum(bits.astype(np.int64) - 24, 0)
+    return _round_shift(num, exponent), exponent
+
+
+def requantize_float32(acc, scale) -> np.ndarray:
+    """``rint(float32(float32(acc) * scale))`` computed exactly in integers.
+
+    The activation unit's float32 mode: the requantization onnxruntime applies to QLinearConv,
+    QLinearMatMul, QGemm and QLinearGlobalAveragePool outputs, with both float32 roundings
+    (the int32 accumulator to float32, the product to float32) and the final rounding half to
+    even done on integers: the accumulator is rounded to 24 significant bits, multiplied
+    exactly by the 24-bit mantissa of ``scale``, the product rounded to 24 significant bits,
+    then shifted by the scale's exponent with rounding half to even. Products below float32's
+    normal range round to 0 either way, so subnormals need no special case.
+
+    Parameters
+    ----------
+    acc : array_like of int
+        int32 values, shape ``(rows, cols)`` (or anything broadcasting with ``scale``).
+    scale : array_like of float32
+        Finite scale >= 0, per column (or one for all).
+
+    Returns
+    -------
+    ndarray of int64
+        The rounded, not yet saturated, results.
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    scale = np.asarray(scale, dtype=np.float32)
+    if not (np.all(np.isfinite(scale)) and np.all(scale >= 0)):
+        raise ValueError("scale must be finite and >= 0")
+    frac, exp = np.frexp(scale.astype(np.float64))
+    s_mant = np.ldexp(frac, 24).astype(np.int64)          # 24-bit mantissa, exact
+    s_exp = exp.astype(np.int64) - 24
+    a_mant, a_exp = _to_24_bits(acc)
+    p_mant, p_exp = _to_24_bits(a_mant * s_mant)           # < 2**49: exact in int64
+    shift = p_exp + a_exp + s_exp
+    # |p_mant| <= 2**24, so a left shift beyond 40 saturates any 8-bit output anyway
+    up = p_mant << np.clip(shift, 0, 40)
+    down = _round_shift(p_mant, np.clip(-shift, 0, 62))
+    return np.where(shift >= 0, up, down)
 
 
 def _check_field(name: str, value, low: int, high: int) -> None:
@@ -114,7 +174,7 @@ class Requant:
         return (-128, 127) if self.out_signed else (0, 255)
 
 
-def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
+def activate(acc, bias, requant: Requant, function: str, scale=None) -> np.ndarray:
     """Bias, requantize, apply ``function`` and saturate; int64 result in the output range.
 
     Parameters
@@ -127,6 +187,10 @@ def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
     function : str
         ``"identity"``, ``"relu"`` (``max(q, 0)``), ``"sigmoid"`` or ``"tanh"``. The last two
         give ``rint(f(q / 2**frac_bits) * S)`` with ``S`` = 127 for int8, 255 for uint8 outputs.
+    scale : array_like of float32, optional
+        Float32 mode: per-column scales replacing ``multiplier``/``shift``. The int32 sum
+        ``acc + bias`` wraps around like an int32 adder, then :func:`requantize_float32`
+        rounds it.
     """
     acc = check_int_array("acc", acc, _INT32[0], _INT32[1])
     bias = check_int_array("bias", bias, _INT32[0], _INT32[1])
@@ -135,7 +199,11 @@ def activate(acc, bias, requant: Requant, function: str) -> np.ndarray:
     check_choice("function", function, FUNCTIONS)
     # |acc + bias| <= 2**32 and multiplier < 2**31: the product stays inside int64, exactly.
     value = acc.astype(np.int64) + bias.astype(np.int64)
-    q = round_div(value * np.int64(requant.multiplier), 1 << requant.shift, requant.rounding)
+    if scale is None:
+        q = round_div(value * np.int64(requant.multiplier), 1 << requant.shift,
+                      requant.rounding)
+    else:
+        q = requantize_float32(wrap(value, 32), scale)
     if function == "identity":
         y = q
     elif function == "relu":
