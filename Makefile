@@ -23,7 +23,7 @@ test: setup
 	$(PY) -m pytest -q -n 2 --dist loadgroup --nbmake tests examples/notebooks
 
 lint: setup
-	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff check src tests examples benchmarks docs
 
 # The documentation site in site/: strict (a broken link or a docstring warning fails), and the
 # lessons are executed while it is built. Needs Icarus Verilog, like make sim.

@@ -207,7 +207,6 @@ PYTHON_DOCS = sorted({b.path for b in BLOCKS if b.lang == "python" and not b.ski
 
 @pytest.mark.parametrize("path", PYTHON_DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_snippets_run_and_print_what_the_docs_show(path, workdir, monkeypatch):
-    pytest.importorskip("matplotlib")
     monkeypatch.chdir(workdir)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace = {"__name__": "__main__"}
