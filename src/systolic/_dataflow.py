@@ -117,13 +117,16 @@ def dataflow_named(dataflow) -> Dataflow:
 
     Raises
     ------
+    TypeError
+        If ``dataflow`` is neither a :class:`Dataflow` nor a string.
     ValueError
         If ``dataflow`` names none of the three dataflows.
     """
-    try:
-        return Dataflow(dataflow)
-    except ValueError:
-        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}") from None
+    if isinstance(dataflow, Dataflow):
+        return dataflow
+    from ._checks import check_choice   # here, so that importing this module stays light
+
+    return Dataflow(check_choice("dataflow", dataflow, [member.value for member in Dataflow]))
 
 
 def tag_bits(rows: int) -> int:
