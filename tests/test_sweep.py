@@ -219,9 +219,10 @@ def test_bad_spaces(kwargs, message):
 
 def test_bad_topology_names_the_file(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("conv1, 8, 8, 3, 3, 1, 4, 1\n")
-    with pytest.raises(ValueError, match=rf"^workloads\[0\]: {bad} line 1: row does not end "
-                                         r"with a comma$"):
+    bad.write_text("Layer, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+                   "Num Filter, Strides,\nconv1, 8, 8, 3, 3, 1, x4, 1,\n")
+    with pytest.raises(ValueError, match=rf"^workloads\[0\]: {bad} line 2: field 'x4' is not "
+                                         r"an integer$"):
         sweep.Space(dims=[(8, 8)], workloads=[bad])
 
 
