@@ -67,7 +67,10 @@ def test_engines_agree_with_the_formula():
                                       formula.drop(columns="engine"))
 
 
-def test_process_pool_equals_one_process(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_process_pool_equals_one_process(tmp_path, monkeypatch, threads):
+    # one thread: the workers are forked; more: they fork from a server process
+    monkeypatch.setattr("threading.active_count", lambda: threads)
     space = small_space()
     serial = sweep.run(space, progress=False, workers=1)
     pool = sweep.run(space, progress=False, workers=2, out=tmp_path / "t.csv")
