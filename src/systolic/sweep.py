@@ -563,7 +563,8 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
         (workers need ``pip install systolic``). By default the local cores run it.
     out : str or Path, optional
         ``.csv`` or ``.parquet`` file. Rows stream to it (a Parquet output streams to
-        ``<out>.partial.csv`` until the end) and points it already holds are not run again.
+        ``<out>.partial.csv`` until the end) and points it already holds are not run again;
+        rows of points outside ``space`` stay in the file but not in the returned table.
     progress : bool
         A progress bar over design points.
     workers : int, optional
@@ -593,6 +594,7 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
     layers = {name: lays for name, lays in space.workloads}
 
     done_rows: list[dict] = []
+    other_rows: list[dict] = []      # points of other spaces in the same file: kept as they are
     if out is not None:
         earlier = _read_rows(out) if out.suffix == ".parquet" else []
         earlier += _read_rows(_journal(out))
@@ -601,13 +603,15 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
             key = _key(row[p] for p in PARAMETERS)
             if key in order:
                 found.setdefault(key, {})[int(row["layer_index"])] = row
+            else:
+                other_rows.append(row)
         for key, rows in found.items():
             if len(rows) == len(layers[key[-1]]):     # a point counts only when complete
                 done_rows.extend(rows[i] for i in sorted(rows))
     done = {_key(r[p] for p in PARAMETERS) for r in done_rows}
     tasks = [(p, layers[p["workload"]]) for p in points if _key(p.values()) not in done]
 
-    writer = _Writer(_journal(out), done_rows) if out is not None else None
+    writer = _Writer(_journal(out), done_rows + other_rows) if out is not None else None
     results = list(done_rows)
     source = _local(tasks, space.energy, space.area, workers) if scheduler is None else \
         _dask(tasks, space.energy, space.area, scheduler)
@@ -636,11 +640,16 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
                                                           kind="stable")
         table = table.drop(columns="_order").reset_index(drop=True)
     if out is not None:
+        saved = table
+        if other_rows:
+            import pandas as pd
+
+            saved = pd.concat([table, _frame(other_rows)], ignore_index=True)
         if out.suffix == ".parquet":
-            table.to_parquet(out, index=False)
+            saved.to_parquet(out, index=False)
             _journal(out).unlink()
         else:
-            table.to_csv(out, index=False)
+            saved.to_csv(out, index=False)
     return table
 
 
