@@ -67,7 +67,10 @@ def test_engines_agree_with_the_formula():
                                       formula.drop(columns="engine"))
 
 
-def test_process_pool_equals_one_process(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_process_pool_equals_one_process(tmp_path, monkeypatch, threads):
+    # one thread: the workers are forked; more: they fork from a server process
+    monkeypatch.setattr("threading.active_count", lambda: threads)
     space = small_space()
     serial = sweep.run(space, progress=False, workers=1)
     pool = sweep.run(space, progress=False, workers=2, out=tmp_path / "t.csv")
@@ -123,6 +126,22 @@ def test_interrupted_sweep_resumes(tmp_path, monkeypatch, suffix):
     again = sweep.run(space, out=out, progress=False, workers=1)
     assert seen == []
     pd.testing.assert_frame_equal(again, full)
+
+
+def test_other_points_in_the_file_are_kept(tmp_path, monkeypatch):
+    out = tmp_path / "t.csv"
+    first = sweep.Space(dims=[(8, 8)], workloads=[MLP])
+    second = sweep.Space(dims=[(8, 8), (4, 4)], workloads=[MLP])
+    sweep.run(first, out=out, progress=False, workers=1)
+    seen = _count_points(monkeypatch)
+    table = sweep.run(second, out=out, progress=False, workers=1)
+    assert seen == [(4, 4, "ws", "workload0")]
+    pd.testing.assert_frame_equal(table, sweep.run(second, progress=False, workers=1))
+    seen.clear()
+    narrow = sweep.run(sweep.Space(dims=[(4, 4)], workloads=[MLP]), out=out, progress=False,
+                       workers=1)
+    assert seen == [] and set(narrow.rows) == {4}
+    assert sorted(set(pd.read_csv(out).rows)) == [4, 8]
 
 
 def test_totals_and_pareto():

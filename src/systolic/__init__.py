@@ -5,7 +5,8 @@ The array follows the hardware contract in ``docs/contract.md``; the generated R
 
 Subpackages and modules loaded on demand: :mod:`systolic.timing` (closed-form cycle
 formulas), :mod:`systolic.tpu` (the TPU v1-level accelerator), :mod:`systolic.hdl` (the
-Amaranth RTL generator), :mod:`systolic.plot` and :mod:`systolic.vcd` (pictures and waveforms).
+Amaranth RTL generator), :mod:`systolic.plot` and :mod:`systolic.vcd` (pictures and waveforms),
+:mod:`systolic.energy` (energy and area) and :mod:`systolic.sweep` (design-space sweeps).
 
 Memory: before allocating, the engines, the VCD exporter and the RTL generator estimate what a
 call needs and refuse it with a ``ValueError`` past 4 GiB; the environment variable

@@ -482,25 +482,53 @@ def _chunks(tasks: list, workers: int) -> list[list]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
-def _local(tasks, energy, area, workers):
-    """Yield the results of the tasks in chunks as they finish, on local processes."""
-    chunks = _chunks(tasks, workers)
-    if workers == 1:
-        for chunk in chunks:
-            yield _evaluate_chunk(chunk, energy, area)
-        return
+def _pool(workers: int):
+    """A pool of local processes."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
 
-    # spawn: workers start from a clean interpreter (no inherited threads or locks)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_evaluate_chunk, chunk, energy, area) for chunk in chunks]
+    # A forked worker starts at once with the model imported, but forking is only safe while
+    # this process runs a single thread; otherwise workers fork from a fresh server process
+    # that has imported the model (or, where there is none, start a new interpreter each).
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        context = multiprocessing.get_context("fork")
+    elif "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["systolic.sweep"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
+def _serial(chunks, energy, area):
+    for chunk in chunks:
+        yield _evaluate_chunk(chunk, energy, area)
+
+
+def _drain(pool, futures):
+    from concurrent.futures import as_completed
+
+    with pool:
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _local(tasks, energy, area, workers):
+    """Results of the tasks in chunks as they finish, in this process (``workers=1``) or on a
+    pool of local processes. The pool starts its workers here, before any progress bar starts
+    a monitor thread."""
+    chunks = _chunks(tasks, workers)
+    if workers == 1 or not tasks:
+        return _serial(chunks, energy, area)
+    pool = _pool(workers)
+    return _drain(pool, [pool.submit(_evaluate_chunk, chunk, energy, area)
+                         for chunk in chunks])
 
 
 def _dask(tasks, energy, area, scheduler):
@@ -535,7 +563,8 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
         (workers need ``pip install systolic``). By default the local cores run it.
     out : str or Path, optional
         ``.csv`` or ``.parquet`` file. Rows stream to it (a Parquet output streams to
-        ``<out>.partial.csv`` until the end) and points it already holds are not run again.
+        ``<out>.partial.csv`` until the end) and points it already holds are not run again;
+        rows of points outside ``space`` stay in the file but not in the returned table.
     progress : bool
         A progress bar over design points.
     workers : int, optional
@@ -565,6 +594,7 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
     layers = {name: lays for name, lays in space.workloads}
 
     done_rows: list[dict] = []
+    other_rows: list[dict] = []      # points of other spaces in the same file: kept as they are
     if out is not None:
         earlier = _read_rows(out) if out.suffix == ".parquet" else []
         earlier += _read_rows(_journal(out))
@@ -573,28 +603,34 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
             key = _key(row[p] for p in PARAMETERS)
             if key in order:
                 found.setdefault(key, {})[int(row["layer_index"])] = row
+            else:
+                other_rows.append(row)
         for key, rows in found.items():
             if len(rows) == len(layers[key[-1]]):     # a point counts only when complete
                 done_rows.extend(rows[i] for i in sorted(rows))
     done = {_key(r[p] for p in PARAMETERS) for r in done_rows}
     tasks = [(p, layers[p["workload"]]) for p in points if _key(p.values()) not in done]
 
-    from tqdm.auto import tqdm
-
-    writer = _Writer(_journal(out), done_rows) if out is not None else None
+    writer = _Writer(_journal(out), done_rows + other_rows) if out is not None else None
     results = list(done_rows)
     source = _local(tasks, space.energy, space.area, workers) if scheduler is None else \
         _dask(tasks, space.energy, space.area, scheduler)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(points), initial=len(done), unit="point", desc="sweep")
     try:
-        with tqdm(total=len(points), initial=len(done), unit="point", desc="sweep",
-                  disable=not progress) as bar:
-            for finished in source:
-                batch = [row for point_rows in finished for row in point_rows]
-                if writer is not None:
-                    writer.write(batch)
-                results.extend(batch)
+        for finished in source:
+            batch = [row for point_rows in finished for row in point_rows]
+            if writer is not None:
+                writer.write(batch)
+            results.extend(batch)
+            if bar is not None:
                 bar.update(len(finished))
     finally:
+        if bar is not None:
+            bar.close()
         if writer is not None:
             writer.close()
     table = _frame(results) if results else _frame([])
@@ -604,11 +640,16 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
                                                           kind="stable")
         table = table.drop(columns="_order").reset_index(drop=True)
     if out is not None:
+        saved = table
+        if other_rows:
+            import pandas as pd
+
+            saved = pd.concat([table, _frame(other_rows)], ignore_index=True)
         if out.suffix == ".parquet":
-            table.to_parquet(out, index=False)
+            saved.to_parquet(out, index=False)
             _journal(out).unlink()
         else:
-            table.to_csv(out, index=False)
+            saved.to_csv(out, index=False)
     return table
 
 
