@@ -73,6 +73,29 @@ def _dims(text: str, count: int, form: str):
     return tuple(int(part) for part in parts)
 
 
+def _add_size_options(parser: argparse.ArgumentParser) -> None:
+    """``--dims RxC``, the size flag of every command, and ``--rows``/``--cols``, which some
+    commands had first and still accept."""
+    parser.add_argument("--dims", type=_pair, metavar="RxC", help="array rows x columns")
+    parser.add_argument("--rows", type=int, help="PE rows R (the same as the R of --dims)")
+    parser.add_argument("--cols", type=int, help="PE columns C (the same as the C of --dims)")
+
+
+def _size(args, command: str) -> tuple[int, int]:
+    """The array size given by :func:`_add_size_options`' flags."""
+    if args.dims is not None:
+        if args.rows is not None or args.cols is not None:
+            raise _UsageError(f"systolic {command}: error: give --dims or --rows/--cols, "
+                              "not both")
+        return args.dims
+    if args.rows is None or args.cols is None:
+        raise _UsageError(f"systolic {command}: error: the array size is required: "
+                          "--dims RxC (or --rows and --cols)")
+    _positive(command, "--rows", args.rows)
+    _positive(command, "--cols", args.cols)
+    return args.rows, args.cols
+
+
 def _add_array_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dims", type=_pair, default=(256, 256), metavar="RxC",
                         help="array rows x columns (default 256x256, TPU v1)")
@@ -132,24 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     hdl = commands.add_parser(
         "hdl", help="generate the array's Verilog",
         description="Generate the Verilog of an array (systolic_array) and its JSON sidecar.")
-    hdl.add_argument("--rows", type=int, required=True, help="PE rows R")
-    hdl.add_argument("--cols", type=int, required=True, help="PE columns C")
-    hdl.add_argument("--dataflow", choices=_DATAFLOWS, default="ws",
-                     help="ws (default), os, or is (the ws hardware)")
-    hdl.add_argument("--x-unsigned", dest="x_signed", action="store_false",
-                     help="x lane is uint8 (default int8)")
-    hdl.add_argument("--w-unsigned", dest="w_signed", action="store_false",
-                     help="w lane is uint8 (default int8)")
-    hdl.add_argument("--acc-bits", type=int, default=32, help="sum width, 16..32 (default 32)")
-    hdl.add_argument("--out", required=True, type=Path, help="output directory")
+    add_hdl_options(hdl)
     hdl.set_defaults(handler=_hdl)
 
     sim = commands.add_parser(
         "sim", help="run the cocotb RTL regression for one array size",
         description="Run the cocotb regression of a source checkout (pytest tests/rtl on Icarus "
                     "Verilog) with SIM_ROWS and SIM_COLS set to the array size.")
-    sim.add_argument("--rows", type=int, required=True, help="PE rows R")
-    sim.add_argument("--cols", type=int, required=True, help="PE columns C")
+    _add_size_options(sim)
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
@@ -368,28 +381,50 @@ def _layer_table(records: list[dict], totals: dict, args) -> str:
 # hdl and sim
 # --------------------------------------------------------------------------------------------
 
-def _hdl(args) -> int:
-    _positive("hdl", "--rows", args.rows)
-    _positive("hdl", "--cols", args.cols)
-    require_extra("hdl", "amaranth")
-    from .hdl import write
+def add_hdl_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``systolic hdl``, which ``python -m systolic.hdl`` shares."""
+    _add_size_options(parser)
+    parser.add_argument("--dataflow", choices=_DATAFLOWS, default="ws",
+                        help="ws (default), os, or is (the ws hardware)")
+    for lane in ("x", "w"):
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument(f"--{lane}-signed", dest=f"{lane}_signed", action="store_true",
+                           default=True, help=f"{lane} lane is int8 (default)")
+        group.add_argument(f"--{lane}-unsigned", dest=f"{lane}_signed", action="store_false",
+                           help=f"{lane} lane is uint8")
+    parser.add_argument("--acc-bits", type=int, default=32, help="sum width, 16..32 (default 32)")
+    parser.add_argument("--name", help="file name stem (default: derived from the parameters)")
+    parser.add_argument("--reference-configs", action="store_true",
+                        help="write the reference set committed in rtl/ instead of one array")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
 
+
+def _hdl(args) -> int:
+    require_extra("hdl", "amaranth")
+    from .hdl import write, write_reference_configs
+
+    if args.reference_configs:
+        if args.dims is not None or args.rows is not None or args.cols is not None:
+            raise _UsageError("systolic hdl: error: --reference-configs takes no array size")
+    else:
+        rows, cols = _size(args, "hdl")
     try:
-        paths = write(args.out, args.rows, args.cols, args.dataflow, x_signed=args.x_signed,
-                      w_signed=args.w_signed, acc_bits=args.acc_bits)
+        if args.reference_configs:
+            paths = write_reference_configs(args.out)
+        else:
+            paths = write(args.out, rows, cols, args.dataflow, x_signed=args.x_signed,
+                          w_signed=args.w_signed, acc_bits=args.acc_bits, name=args.name)
     except (TypeError, ValueError) as error:
         raise _UsageError(f"systolic hdl: error: {error}") from None
     except OSError as error:
-        raise CliError(f"cannot write {error.filename}: "
-                       f"{error.strerror or error}") from None
+        raise CliError(f"cannot write {error.filename}: {error.strerror or error}") from None
     for path in paths:
         print(path)
     return 0
 
 
 def _sim(args) -> int:
-    _positive("sim", "--rows", args.rows)
-    _positive("sim", "--cols", args.cols)
+    args.rows, args.cols = _size(args, "sim")
     require_extra("hdl", "amaranth", "cocotb")
     if importlib.util.find_spec("pytest") is None:
         raise CliError("this command runs pytest, which is not installed: pip install pytest")

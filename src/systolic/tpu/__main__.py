@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import _pair
 from ._scalesim import format_timings, read_topology, time_topology
 
 
@@ -14,13 +15,18 @@ def main(argv=None) -> None:
         description="Time every layer of a SCALE-Sim topology CSV on the weight-stationary "
                     "array (fast path, random int8 data).")
     parser.add_argument("topology", type=Path)
-    parser.add_argument("--rows", type=int, default=256)
-    parser.add_argument("--cols", type=int, default=256)
+    parser.add_argument("--dims", type=_pair, metavar="RxC",
+                        help="array rows x columns (default 256x256)")
+    parser.add_argument("--rows", type=int, help="array rows (the R of --dims)")
+    parser.add_argument("--cols", type=int, help="array columns (the C of --dims)")
     parser.add_argument("--engine", choices=("fast", "cycle"), default="fast")
     args = parser.parse_args(argv)
+    if args.dims is not None and (args.rows is not None or args.cols is not None):
+        parser.error("give --dims or --rows/--cols, not both")
+    rows, cols = args.dims or (256 if args.rows is None else args.rows,
+                               256 if args.cols is None else args.cols)
     layers = read_topology(args.topology)
-    print(format_timings(time_topology(layers, args.rows, args.cols, engine=args.engine),
-                         args.rows, args.cols))
+    print(format_timings(time_topology(layers, rows, cols, engine=args.engine), rows, cols))
 
 
 if __name__ == "__main__":

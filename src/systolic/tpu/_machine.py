@@ -592,50 +592,14 @@ class _Run:
         ub, acc, rows = inst.operand("ub"), inst.operand("acc"), inst.operand("rows")
         src = np.arange(rows) * stride + ub
         dst = slice(acc, acc + rows)
-        load = None
-        if inst.has("switch"):
-            k = len(self.pops)
-            self._fetch_until(k)
-            # the shift may start once the tile is in the FIFO and the contract's
-            # legal-schedule rules allow it; remember what held it back
-            load_waits = {cause: issue, "weight_stall": self.fetch_done[k]}
-            if self.prev_switch is not None:
-                load_waits["weight_shift"], load_waits["computing"] = load_bounds(
-                    self.prev_switch, self.prev_load, self.last_vector, cfg.rows,
-                    cfg.double_buffer)
-            load = max(load_waits.values())
-            load_cause = max(load_waits, key=load_waits.get)
-            self.active_tile = self.fetch_queue[k][1]
-            self.pops.append(load)
+        load, load_cause = self._switch_tile(issue, cause) if inst.has("switch") else (None, None)
         x = self.tpu.ub[src, :cfg.rows]
         x = x.view(np.uint8) if inst.has("xu") else x.view(np.int8)
         w = self.active_tile.view(np.uint8) if inst.has("wu") else self.active_tile.view(np.int8)
         res = self.tpu._array.run(x, w, engine=self.engine)
         latency = res.breakdown.drain
-        # When the first x vector may enter, and why it could not enter earlier.
-        waits = {"other": issue, "array": self.last_vector + 1}
-        if load is not None:
-            waits["weights"], waits["array"] = switch_bounds(load, self.last_vector, cfg.rows)
-        ub_ready = self.ub.ready[src]
-        waits["ub"] = int(ub_ready.max())
-        waits["acc"] = int(self.acc.free[dst].max()) - latency
-        first = max(waits.values())
-        binding = max(waits, key=waits.get)
-        if first > self.cursor:
-            if binding == "weights":
-                self._charge(load_cause, min(first, load))
-                self._charge("weight_shift", first)
-            elif binding == "ub":
-                row = int(np.argmax(ub_ready))
-                if self.ub.kind[src[row]] == 2:
-                    self._charge("fill_drain", min(first, int(self.ub.writer_start[src[row]])))
-                    self._charge("activation", first)
-                else:
-                    self._charge("host", first)
-            elif binding == "acc":
-                self._charge("activation", first)
-            else:
-                self._charge(cause if binding == "other" else "other", first)
+        first, binding = self._first_vector(issue, load, src, dst, latency)
+        self._charge_wait(first, binding, cause, load, load_cause, src)
         self._charge("computing", first + rows)
         last = first + rows - 1
         land = last + latency + 1
@@ -644,14 +608,63 @@ class _Run:
         self.last_vector, self.last_land = last, max(self.last_land, land)
         self.ub.free[src] = np.maximum(self.ub.free[src], last + 1)
         self.acc.ready[dst] = land
-        out = res.output.astype(np.int64)
-        if inst.has("acc"):
-            out += self.tpu.acc[dst]
-        self.tpu.acc[dst] = wrap(out, 32)
+        self._accumulate(res.output, dst, inst.has("acc"))
         self.macs += rows * cfg.rows * cfg.cols
         category = {"weights": "weight_stall", "acc": "activation", "array": "computing",
                     "other": cause}.get(binding, "host")
         return first, land, "matrix", category
+
+    def _switch_tile(self, issue, cause):
+        """Pop the next tile from the Weight FIFO: when its shift starts, and what held it."""
+        k = len(self.pops)
+        self._fetch_until(k)
+        # the shift may start once the tile is in the FIFO and the contract's
+        # legal-schedule rules allow it; remember what held it back
+        load_waits = {cause: issue, "weight_stall": self.fetch_done[k]}
+        if self.prev_switch is not None:
+            load_waits["weight_shift"], load_waits["computing"] = load_bounds(
+                self.prev_switch, self.prev_load, self.last_vector, self.cfg.rows,
+                self.cfg.double_buffer)
+        load = max(load_waits.values())
+        self.active_tile = self.fetch_queue[k][1]
+        self.pops.append(load)
+        return load, max(load_waits, key=load_waits.get)
+
+    def _first_vector(self, issue, load, src, dst, latency):
+        """When the first x vector may enter, and which wait binds."""
+        waits = {"other": issue, "array": self.last_vector + 1}
+        if load is not None:
+            waits["weights"], waits["array"] = switch_bounds(load, self.last_vector,
+                                                             self.cfg.rows)
+        waits["ub"] = int(self.ub.ready[src].max())
+        waits["acc"] = int(self.acc.free[dst].max()) - latency
+        return max(waits.values()), max(waits, key=waits.get)
+
+    def _charge_wait(self, first, binding, cause, load, load_cause, src):
+        """Charge the matrix unit's idle cycles before ``first`` to what it waited for."""
+        if first <= self.cursor:
+            return
+        if binding == "weights":
+            self._charge(load_cause, min(first, load))
+            self._charge("weight_shift", first)
+        elif binding == "ub":
+            row = int(np.argmax(self.ub.ready[src]))
+            if self.ub.kind[src[row]] == 2:
+                self._charge("fill_drain", min(first, int(self.ub.writer_start[src[row]])))
+                self._charge("activation", first)
+            else:
+                self._charge("host", first)
+        elif binding == "acc":
+            self._charge("activation", first)
+        else:
+            self._charge(cause if binding == "other" else "other", first)
+
+    def _accumulate(self, output, dst, accumulate):
+        """Write (or add) the array's products into the accumulators, wrapping to int32."""
+        out = output.astype(np.int64)
+        if accumulate:
+            out += self.tpu.acc[dst]
+        self.tpu.acc[dst] = wrap(out, 32)
 
     def _activate(self, inst, issue, cause):
         acc, ub, rows = inst.operand("acc"), inst.operand("ub"), inst.operand("rows")
