@@ -455,3 +455,12 @@ def test_cli_matmul_os_header_has_no_weight_buffering():
 
 def test_py_typed_marker_is_shipped():
     assert (Path(systolic.__file__).parent / "py.typed").is_file()
+
+
+def test_timing_a_huge_topology_row_with_data_is_refused_before_building_it():
+    layers = tpu.read_topology("big, 100000, 100000, 100000,\n")
+    with pytest.raises(ValueError, match=_exact(
+            "layer 'big' (100000x100000x100000) needs about 204.9 GiB, more than the limit of "
+            "4.0 GiB; time it without data with SystolicArray.timing (systolic run does), or "
+            "raise the limit with the environment variable SYSTOLIC_MEMORY_LIMIT")):
+        tpu.time_topology(layers)
