@@ -379,7 +379,8 @@ class SystolicArray:
         """Run to the end, in chunks with a progress bar when it is worth one."""
         total = run.total
         if progress is None:
-            progress = _estimated_seconds(total, self._rows, self._cols) > PROGRESS_SECONDS
+            progress = (_estimated_seconds(run.busy_cycles, self._rows, self._cols)
+                        > PROGRESS_SECONDS)
         if not progress:
             run.advance(total, trace, trace_first)
             return
