@@ -464,3 +464,20 @@ def test_timing_a_huge_topology_row_with_data_is_refused_before_building_it():
             "4.0 GiB; time it without data with SystolicArray.timing (systolic run does), or "
             "raise the limit with the environment variable SYSTOLIC_MEMORY_LIMIT")):
         tpu.time_topology(layers)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"a, 1\xff, 2, 3,\n", "{path} is not UTF-8 text (byte 4)"),
+    (b"x, 1, 2,\n", "{path} line 1: expected 3 numbers (GEMM: M, N, K) or 7 (conv: IfH, IfW, "
+                    "FH, FW, C, NumFilt, Stride), got 2"),
+    (b"big, 100000, 100000, 100000,\n",
+     "layer 'big' (100000x100000x100000) needs about 204.9 GiB, more than the limit of 4.0 "
+     "GiB; time it without data with SystolicArray.timing (systolic run does), or raise the "
+     "limit with the environment variable SYSTOLIC_MEMORY_LIMIT")])
+def test_python_m_systolic_tpu_errors_are_one_line(tmp_path, content, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    out = subprocess.run([sys.executable, "-m", "systolic.tpu", str(path)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr == f"python -m systolic.tpu: error: {message.format(path=path)}\n"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ._scalesim import format_timings, read_topology, time_topology
+from .._cli_io import CliError, read_text
+from ._scalesim import TopologyError, format_timings, read_topology, time_topology
 
 
 def main(argv=None) -> None:
@@ -18,9 +20,14 @@ def main(argv=None) -> None:
     parser.add_argument("--cols", type=int, default=256)
     parser.add_argument("--engine", choices=("fast", "cycle"), default="fast")
     args = parser.parse_args(argv)
-    layers = read_topology(args.topology)
-    print(format_timings(time_topology(layers, args.rows, args.cols, engine=args.engine),
-                         args.rows, args.cols))
+    try:
+        layers = read_topology(read_text(args.topology))
+        timings = time_topology(layers, args.rows, args.cols, engine=args.engine)
+    except (CliError, TypeError, ValueError) as error:
+        where = f"{args.topology} " if isinstance(error, TopologyError) else ""
+        print(f"{parser.prog}: error: {where}{error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_timings(timings, args.rows, args.cols))
 
 
 if __name__ == "__main__":
