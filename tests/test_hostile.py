@@ -481,3 +481,20 @@ def test_python_m_systolic_tpu_errors_are_one_line(tmp_path, content, message):
                          text=True, timeout=300)
     assert out.returncode == 2
     assert out.stderr == f"python -m systolic.tpu: error: {message.format(path=path)}\n"
+
+
+def test_waveform_bus_labels_do_not_overlap():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systolic.plot import plot_waveforms
+
+    fig = plot_waveforms({"psum": [4294967198, 5, 4294967000, 7, 7, 7, 1234567890, 0]})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((text.get_window_extent(renderer) for text in fig.axes[0].texts),
+                   key=lambda box: box.x0)
+    assert len(boxes) == 6
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
+    assert [t.get_text() for t in fig.axes[0].texts][1] == "5"

@@ -353,6 +353,23 @@ def animate_trace(trace, *, interval: int = 500):
     return anim
 
 
+#: Font size of bus values, and the width of one of their characters in inches (about 0.6 em).
+_LABEL_POINTS = 7
+_LABEL_CHAR_INCHES = 0.6 * _LABEL_POINTS / 72
+
+
+def _fit_label(text: str, inches: float) -> str:
+    """``text``, or its start and an ellipsis when it is wider than ``inches``.
+
+    Labels of neighbouring segments used to run into each other (a 32-bit bus changing every
+    cycle); read buses as signed (``read_vcd(signed=True)``) to keep them short.
+    """
+    room = int(inches / _LABEL_CHAR_INCHES)
+    if len(text) <= room:
+        return text
+    return text[:max(room - 1, 0)] + "\u2026"
+
+
 def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: int = 0,
                    ax=None, title: str = "Waveforms"):
     """Digital waveforms of per-cycle values, one lane per signal, like a waveform viewer.
@@ -382,6 +399,8 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
     if any(length != n for length in lengths.values()) or n == 0:
         raise ValueError(f"every signal needs the same, non-zero number of cycles, got {lengths}")
     fig, ax = _figure(ax, (min(2 + 0.45 * n, 16), 0.45 * len(signals) + 1))
+    # Inches per cycle on the time axis: a bus label is shortened to what its segment holds.
+    per_cycle = ax.get_position().width * fig.get_figwidth() / n
     for lane, (name, values) in enumerate(signals.items()):
         base = -lane
         bits = all(v in (0, 1) for v in values)
@@ -396,8 +415,10 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
             ax.plot([cycles[i], cycles[i + 1]], [base - 0.35] * 2, color="tab:blue", lw=1)
             if value != previous:
                 ax.plot([cycles[i]] * 2, [base - 0.35, base + 0.35], color="tab:blue", lw=1)
-                ax.text(cycles[i] + 0.1, base, "x" if value is None else str(value),
-                        va="center", fontsize=7, clip_on=True)
+                held = next((j for j in range(i + 1, n) if values[j] != value), n) - i
+                ax.text(cycles[i] + 0.1, base,
+                        _fit_label("x" if value is None else str(value), held * per_cycle),
+                        va="center", fontsize=_LABEL_POINTS, clip_on=True)
             previous = value
     ax.set_yticks([-lane for lane in range(len(signals))], list(signals))
     ax.set_xlim(first_cycle, first_cycle + n)
