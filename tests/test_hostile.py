@@ -498,3 +498,15 @@ def test_waveform_bus_labels_do_not_overlap():
     assert len(boxes) == 6
     assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
     assert [t.get_text() for t in fig.axes[0].texts][1] == "5"
+
+
+def test_schedule_of_a_degenerate_array_is_refused_before_it_is_built():
+    a = np.ones((1000, 1000), np.int8)
+    with pytest.raises(ValueError, match=_exact(
+            "the schedule of a 1000x1000x1000 matmul on a 1x1 array (1000000 tiles of 1000 "
+            "vectors) needs about 22.4 GiB, more than the limit of 4.0 GiB; use a larger array "
+            "or smaller operands, or raise the limit with the environment variable "
+            "SYSTOLIC_MEMORY_LIMIT")):
+        systolic.SystolicArray(1, 1).run(a, a, engine="fast")
+    # the closed form needs no schedule
+    assert systolic.SystolicArray(1, 1).timing(1000, 1000, 1000).total == 1000000002
