@@ -510,3 +510,35 @@ def test_schedule_of_a_degenerate_array_is_refused_before_it_is_built():
         systolic.SystolicArray(1, 1).run(a, a, engine="fast")
     # the closed form needs no schedule
     assert systolic.SystolicArray(1, 1).timing(1000, 1000, 1000).total == 1000000002
+
+
+def test_plot_and_vcd_arguments():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systolic import plot, vcd
+
+    with pytest.raises(TypeError, match=_exact("array must be a SystolicArray, got 'x'")):
+        export_vcd("x", A, B, io.StringIO())
+    with pytest.raises(ValueError, match=_exact("PE (True, 2) is not a (row, col) of a 4x4 "
+                                                "array")):
+        export_vcd(systolic.SystolicArray(4, 4), A, B, io.StringIO(), pes=[(True, 2)])
+    with pytest.raises(TypeError, match=_exact("dataflow must be one of 'ws', 'os', 'is', "
+                                               "got 3")):
+        vcd.register_names(3)
+    with pytest.raises(TypeError, match=_exact("row must be (name, start, end) with numbers "
+                                               "start and end, got ('a', '0', '5')")):
+        plot.plot_intervals([("a", "0", "5")])
+    with pytest.raises(TypeError, match=_exact("run 'a' must be a CycleBreakdown or a RunResult, "
+                                               "got 3")):
+        plot.plot_breakdown({"a": 3})
+    with pytest.raises(ValueError, match=_exact(f"m must be an integer from 1 to {2**53}, got "
+                                                f"{10**30}")):
+        plot.pe_utilization(10**30, 2, 2, 2, 2, cycles=10)
+
+
+def test_digits_seed_is_checked_before_training():
+    with pytest.raises(ValueError, match=_exact("seed must be an integer from 0 to 4294967295, "
+                                                "got -1")):
+        tpu.digits_mlp(seed=-1)

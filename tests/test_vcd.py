@@ -142,6 +142,6 @@ def test_bad_arguments(operands):
         export_vcd(arr, a, b, sink, signals="psum")
     with pytest.raises(ValueError, match=_exact("PE (3, 0) is not a (row, col) of a 3x4 array")):
         export_vcd(arr, a, b, sink, pes=[(0, 0), (3, 0)])
-    with pytest.raises(ValueError, match=_exact("dataflow must be 'ws', 'os' or 'is', "
-                                                "got 'xs'")):
+    with pytest.raises(ValueError, match=_exact("unknown dataflow 'xs': expected one of 'ws', "
+                                                "'os', 'is'")):
         register_names("xs")

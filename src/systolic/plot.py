@@ -9,6 +9,7 @@ section 4.
 
 from __future__ import annotations
 
+import numbers
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -73,9 +74,10 @@ def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str =
     numpy.ndarray
         ``R x C`` float array of fractions in ``[0, 1]``.
     """
-    m, k, n = (check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
-    rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
-    cycles = check_int("cycles", cycles, 1)
+    # up to 2**53: the counts go through float64 exactly
+    m, k, n = (check_int(name, v, 1, 2**53) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = check_int("rows", rows, 1, 2**53), check_int("cols", cols, 1, 2**53)
+    cycles = check_int("cycles", cycles, 1, 2**53)
     name = check_choice("dataflow", getattr(dataflow, "value", dataflow), ("ws", "os", "is"))
     # (row-lane extent, column-lane extent, vectors per tile) of contract section 4.
     if name == "ws":
@@ -140,6 +142,9 @@ def plot_breakdown(runs: Mapping[str, object], *, ax=None, title: str = "Cycle b
         raise ValueError("runs must name at least one run")
     labels = list(runs)
     breakdowns = [getattr(run, "breakdown", run) for run in runs.values()]
+    for label, b in zip(labels, breakdowns):
+        if not all(hasattr(b, part) for part in _BREAKDOWN_PARTS):
+            raise TypeError(f"run {label!r} must be a CycleBreakdown or a RunResult, got {b!r}")
     fig, ax = _figure(ax, (max(4.0, 1.2 * len(labels) + 2), 4))
     bottom = np.zeros(len(labels))
     for part, color in zip(_BREAKDOWN_PARTS, _BREAKDOWN_COLORS):
@@ -233,7 +238,12 @@ def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
         raise ValueError("rows must hold at least one (name, start, end) interval")
     lanes: dict[str, list[tuple[float, float]]] = {}
     for row in rows:
-        if len(row) != 3 or not row[2] >= row[1]:
+        if (not isinstance(row, (tuple, list)) or len(row) != 3
+                or not all(isinstance(t, numbers.Real) and not isinstance(t, (bool, np.bool_))
+                           for t in row[1:])):
+            raise TypeError(f"row must be (name, start, end) with numbers start and end, "
+                            f"got {row!r}")
+        if not row[2] >= row[1]:
             raise ValueError(f"row must be (name, start, end) with end >= start, got {row!r}")
         name, start, end = row
         lanes.setdefault(str(name), []).append((start, end - start))

@@ -21,7 +21,7 @@ from typing import IO, Iterable
 
 import numpy as np
 
-from ._checks import check_bool, check_int, is_int
+from ._checks import check_bool, check_choice, check_int, is_int
 
 __all__ = ["PORTS", "VcdWindow", "export_vcd", "read_vcd", "register_names", "value_at",
            "value_at_cycle"]
@@ -71,10 +71,7 @@ class VcdWindow:
 
 
 def _dataflow_name(dataflow) -> str:
-    name = getattr(dataflow, "value", dataflow)
-    if name not in _STATIONARY:
-        raise ValueError(f"dataflow must be 'ws', 'os' or 'is', got {dataflow!r}")
-    return name
+    return check_choice("dataflow", getattr(dataflow, "value", dataflow), ("ws", "os", "is"))
 
 
 def _tag_bits(rows: int) -> int:
@@ -107,7 +104,7 @@ def _check_selection(signals, pes, dataflow, rows, cols):
         cells = []
         for cell in pes:
             if (not isinstance(cell, tuple) or len(cell) != 2
-                    or not all(isinstance(i, (int, np.integer)) for i in cell)
+                    or not all(is_int(i) for i in cell)
                     or not (0 <= cell[0] < rows and 0 <= cell[1] < cols)):
                 raise ValueError(f"PE {cell!r} is not a (row, col) of a {rows}x{cols} array")
             cells.append((int(cell[0]), int(cell[1])))
@@ -153,6 +150,10 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
         On an empty or negative window, an unknown signal or PE, or a window or PE selection
         larger than the bounds.
     """
+    from .array import SystolicArray
+
+    if not isinstance(array, SystolicArray):
+        raise TypeError(f"array must be a SystolicArray, got {array!r}")
     rows, cols = array.rows, array.cols
     dataflow = _dataflow_name(array.dataflow)
     max_cycles = check_int("max_cycles", max_cycles, 1)
