@@ -455,3 +455,90 @@ def test_cli_matmul_os_header_has_no_weight_buffering():
 
 def test_py_typed_marker_is_shipped():
     assert (Path(systolic.__file__).parent / "py.typed").is_file()
+
+
+def test_timing_a_huge_topology_row_with_data_is_refused_before_building_it():
+    layers = tpu.read_topology("big, 100000, 100000, 100000,\n")
+    with pytest.raises(ValueError, match=_exact(
+            "layer 'big' (100000x100000x100000) needs about 204.9 GiB, more than the limit of "
+            "4.0 GiB; time it without data with SystolicArray.timing (systolic run does), or "
+            "raise the limit with the environment variable SYSTOLIC_MEMORY_LIMIT")):
+        tpu.time_topology(layers)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"a, 1\xff, 2, 3,\n", "{path} is not UTF-8 text (byte 4)"),
+    (b"x, 1, 2,\n", "{path} line 1: expected 3 numbers (GEMM: M, N, K) or 7 (conv: IfH, IfW, "
+                    "FH, FW, C, NumFilt, Stride), got 2"),
+    (b"big, 100000, 100000, 100000,\n",
+     "layer 'big' (100000x100000x100000) needs about 204.9 GiB, more than the limit of 4.0 "
+     "GiB; time it without data with SystolicArray.timing (systolic run does), or raise the "
+     "limit with the environment variable SYSTOLIC_MEMORY_LIMIT")])
+def test_python_m_systolic_tpu_errors_are_one_line(tmp_path, content, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    out = subprocess.run([sys.executable, "-m", "systolic.tpu", str(path)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr == f"python -m systolic.tpu: error: {message.format(path=path)}\n"
+
+
+def test_waveform_bus_labels_do_not_overlap():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systolic.plot import plot_waveforms
+
+    fig = plot_waveforms({"psum": [4294967198, 5, 4294967000, 7, 7, 7, 1234567890, 0]})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((text.get_window_extent(renderer) for text in fig.axes[0].texts),
+                   key=lambda box: box.x0)
+    assert len(boxes) == 6
+    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
+    assert [t.get_text() for t in fig.axes[0].texts][1] == "5"
+
+
+def test_schedule_of_a_degenerate_array_is_refused_before_it_is_built():
+    a = np.ones((1000, 1000), np.int8)
+    with pytest.raises(ValueError, match=_exact(
+            "the schedule of a 1000x1000x1000 matmul on a 1x1 array (1000000 tiles of 1000 "
+            "vectors) needs about 22.4 GiB, more than the limit of 4.0 GiB; use a larger array "
+            "or smaller operands, or raise the limit with the environment variable "
+            "SYSTOLIC_MEMORY_LIMIT")):
+        systolic.SystolicArray(1, 1).run(a, a, engine="fast")
+    # the closed form needs no schedule
+    assert systolic.SystolicArray(1, 1).timing(1000, 1000, 1000).total == 1000000002
+
+
+def test_plot_and_vcd_arguments():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from systolic import plot, vcd
+
+    with pytest.raises(TypeError, match=_exact("array must be a SystolicArray, got 'x'")):
+        export_vcd("x", A, B, io.StringIO())
+    with pytest.raises(ValueError, match=_exact("PE (True, 2) is not a (row, col) of a 4x4 "
+                                                "array")):
+        export_vcd(systolic.SystolicArray(4, 4), A, B, io.StringIO(), pes=[(True, 2)])
+    with pytest.raises(TypeError, match=_exact("dataflow must be one of 'ws', 'os', 'is', "
+                                               "got 3")):
+        vcd.register_names(3)
+    with pytest.raises(TypeError, match=_exact("row must be (name, start, end) with numbers "
+                                               "start and end, got ('a', '0', '5')")):
+        plot.plot_intervals([("a", "0", "5")])
+    with pytest.raises(TypeError, match=_exact("run 'a' must be a CycleBreakdown or a RunResult, "
+                                               "got 3")):
+        plot.plot_breakdown({"a": 3})
+    with pytest.raises(ValueError, match=_exact(f"m must be an integer from 1 to {2**53}, got "
+                                                f"{10**30}")):
+        plot.pe_utilization(10**30, 2, 2, 2, 2, cycles=10)
+
+
+def test_digits_seed_is_checked_before_training():
+    with pytest.raises(ValueError, match=_exact("seed must be an integer from 0 to 4294967295, "
+                                                "got -1")):
+        tpu.digits_mlp(seed=-1)

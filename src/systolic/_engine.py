@@ -143,6 +143,7 @@ class CycleRun:
         self.out_cycles, self.out_data = self.kernel_state.out_cycles, self.kernel_state.out_data
         self.cycle = 0
         self._no_trace = np.zeros((len(self.registers), 0, 1, 1), np.int32)
+        self._quiet_start, self._quiet_stop = self._quiet_spans()
 
     @staticmethod
     def ring_period(rows: int, cols: int, stationary: bool) -> int:
@@ -169,8 +170,66 @@ class CycleRun:
         """Cycles of the whole run."""
         return self.schedule.total
 
+    def _quiet_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Spans ``[start, stop)`` of cycles in which the array holds only idle values.
+
+        Every edge input (an x vector, a weight-load row) has left the array one ring period
+        after it entered (the period exceeds every register path, os drain included), and
+        one more period later every ring slot holds the value of an idle cycle. From then on
+        until the next edge input each cycle repeats the state of the one ``period`` cycles
+        earlier, so the engine may skip whole periods there (``advance``).
+        """
+        schedule = self.schedule
+        events = [schedule.x_time]
+        if self.stationary:
+            rows = self.problem.rows
+            events += [schedule.load_time, schedule.load_time + (rows - 1)]
+        events = np.unique(np.concatenate(events))
+        period = self.mask + 1
+        start = events[:-1] + 2 * period
+        stop = events[1:]
+        keep = stop - start >= period
+        return start[keep], stop[keep]
+
+    @property
+    def busy_cycles(self) -> int:
+        """Cycles the kernels step when nothing is traced (the others are skipped)."""
+        period = self.mask + 1
+        skipped = (self._quiet_stop - self._quiet_start) // period * period
+        return self.total - int(skipped.sum())
+
     def advance(self, stop: int, trace: np.ndarray | None = None, trace_first: int = 0):
-        """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers."""
+        """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers.
+
+        Whole ring periods of long idle spans outside the traced window are skipped in one
+        step: the registers afterwards are those that stepping would give (``_quiet_spans``).
+        """
+        if stop <= self.cycle:
+            return
+        if self._quiet_start.size:
+            period = self.mask + 1
+            # a traced window is stepped cycle by cycle: skip only before it or after it
+            window = (0, 0) if trace is None else (trace_first, trace_first + trace.shape[1])
+            first = int(np.searchsorted(self._quiet_stop, self.cycle, side="right"))
+            for start, end in zip(self._quiet_start[first:].tolist(),
+                                  self._quiet_stop[first:].tolist()):
+                if start >= stop:
+                    break
+                if start < window[1] and end > window[0]:
+                    if start >= window[0]:
+                        continue
+                    end = window[0]
+                if self.cycle < start:
+                    self._step(start, trace, trace_first)
+                if self.cycle >= end:
+                    continue
+                self.cycle += (min(end, stop) - self.cycle) // period * period
+                if self.cycle >= stop:
+                    return
+        self._step(stop, trace, trace_first)
+
+    def _step(self, stop: int, trace: np.ndarray | None, trace_first: int):
+        """Step every cycle ``self.cycle .. stop - 1`` through the kernels."""
         if stop <= self.cycle:
             return
         if trace is None:

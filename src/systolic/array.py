@@ -13,7 +13,7 @@ from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count,
 from ._schedule import W_COL, W_ROW, X_BASE, Problem, Schedule, greedy, make_problem
 from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
                         check_operands, check_size, check_trace_window)
-from .timing import CycleBreakdown, breakdown, scalesim_breakdown
+from .timing import CycleBreakdown, breakdown, scalesim_breakdown, tiles_and_vectors
 
 __all__ = [
     "ArrayTrace",
@@ -239,6 +239,15 @@ class SystolicArray:
 
     def _prepare(self, a, b, gaps) -> tuple[Problem, Schedule, bool, bool]:
         a, b, a_signed, b_signed = check_operands(a, b)
+        m, k = a.shape
+        n = b.shape[1]
+        n_tiles, vectors = tiles_and_vectors(m, k, n, self._rows, self._cols, self._dataflow)
+        # the schedule: gaps, x times and result times of every vector, plus per-tile arrays
+        # (os: one result per tile row)
+        check_memory(f"the schedule of a {m}x{k}x{n} matmul on a {self._rows}x{self._cols} "
+                     f"array ({n_tiles} tiles of {vectors} vectors)",
+                     8 * (3 * n_tiles * vectors + n_tiles * (self._rows + 6)),
+                     "use a larger array or smaller operands")
         problem = make_problem(a, b, self._rows, self._cols, self._dataflow)
         gaps = check_gaps(gaps, problem.n_tiles * problem.vectors)
         return problem, greedy(problem, self._double_buffer, gaps), a_signed, b_signed
@@ -378,7 +387,8 @@ class SystolicArray:
         """Run to the end, in chunks with a progress bar when it is worth one."""
         total = run.total
         if progress is None:
-            progress = _estimated_seconds(total, self._rows, self._cols) > PROGRESS_SECONDS
+            progress = (_estimated_seconds(run.busy_cycles, self._rows, self._cols)
+                        > PROGRESS_SECONDS)
         if not progress:
             run.advance(total, trace, trace_first)
             return

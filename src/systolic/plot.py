@@ -9,6 +9,7 @@ section 4.
 
 from __future__ import annotations
 
+import numbers
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -74,9 +75,10 @@ def pe_utilization(m: int, k: int, n: int, rows: int, cols: int, dataflow: str =
     numpy.ndarray
         ``R x C`` float array of fractions in ``[0, 1]``.
     """
-    m, k, n = (check_int(name, v, 1) for name, v in (("m", m), ("k", k), ("n", n)))
-    rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
-    cycles = check_int("cycles", cycles, 1)
+    # up to 2**53: the counts go through float64 exactly
+    m, k, n = (check_int(name, v, 1, 2**53) for name, v in (("m", m), ("k", k), ("n", n)))
+    rows, cols = check_int("rows", rows, 1, 2**53), check_int("cols", cols, 1, 2**53)
+    cycles = check_int("cycles", cycles, 1, 2**53)
     row_extent, col_extent, vectors = dataflow_named(dataflow).extents(m, k, n)
     macs = vectors * np.outer(_mapped(row_extent, rows), _mapped(col_extent, cols))
     return macs / cycles
@@ -134,6 +136,9 @@ def plot_breakdown(runs: Mapping[str, object], *, ax=None, title: str = "Cycle b
         raise ValueError("runs must name at least one run")
     labels = list(runs)
     breakdowns = [getattr(run, "breakdown", run) for run in runs.values()]
+    for label, b in zip(labels, breakdowns):
+        if not all(hasattr(b, part) for part in _BREAKDOWN_PARTS):
+            raise TypeError(f"run {label!r} must be a CycleBreakdown or a RunResult, got {b!r}")
     fig, ax = _figure(ax, (max(4.0, 1.2 * len(labels) + 2), 4))
     bottom = np.zeros(len(labels))
     for part, color in zip(_BREAKDOWN_PARTS, _BREAKDOWN_COLORS):
@@ -227,7 +232,12 @@ def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
         raise ValueError("rows must hold at least one (name, start, end) interval")
     lanes: dict[str, list[tuple[float, float]]] = {}
     for row in rows:
-        if len(row) != 3 or not row[2] >= row[1]:
+        if (not isinstance(row, (tuple, list)) or len(row) != 3
+                or not all(isinstance(t, numbers.Real) and not isinstance(t, (bool, np.bool_))
+                           for t in row[1:])):
+            raise TypeError(f"row must be (name, start, end) with numbers start and end, "
+                            f"got {row!r}")
+        if not row[2] >= row[1]:
             raise ValueError(f"row must be (name, start, end) with end >= start, got {row!r}")
         name, start, end = row
         lanes.setdefault(str(name), []).append((start, end - start))
@@ -347,6 +357,23 @@ def animate_trace(trace, *, interval: int = 500):
     return anim
 
 
+#: Font size of bus values, and the width of one of their characters in inches (about 0.6 em).
+_LABEL_POINTS = 7
+_LABEL_CHAR_INCHES = 0.6 * _LABEL_POINTS / 72
+
+
+def _fit_label(text: str, inches: float) -> str:
+    """``text``, or its start and an ellipsis when it is wider than ``inches``.
+
+    Labels of neighbouring segments used to run into each other (a 32-bit bus changing every
+    cycle); read buses as signed (``read_vcd(signed=True)``) to keep them short.
+    """
+    room = int(inches / _LABEL_CHAR_INCHES)
+    if len(text) <= room:
+        return text
+    return text[:max(room - 1, 0)] + "\u2026"
+
+
 def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: int = 0,
                    ax=None, title: str = "Waveforms"):
     """Digital waveforms of per-cycle values, one lane per signal, like a waveform viewer.
@@ -376,6 +403,8 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
     if any(length != n for length in lengths.values()) or n == 0:
         raise ValueError(f"every signal needs the same, non-zero number of cycles, got {lengths}")
     fig, ax = _figure(ax, (min(2 + 0.45 * n, 16), 0.45 * len(signals) + 1))
+    # Inches per cycle on the time axis: a bus label is shortened to what its segment holds.
+    per_cycle = ax.get_position().width * fig.get_figwidth() / n
     for lane, (name, values) in enumerate(signals.items()):
         base = -lane
         bits = all(v in (0, 1) for v in values)
@@ -390,8 +419,10 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
             ax.plot([cycles[i], cycles[i + 1]], [base - 0.35] * 2, color="tab:blue", lw=1)
             if value != previous:
                 ax.plot([cycles[i]] * 2, [base - 0.35, base + 0.35], color="tab:blue", lw=1)
-                ax.text(cycles[i] + 0.1, base, "x" if value is None else str(value),
-                        va="center", fontsize=7, clip_on=True)
+                held = next((j for j in range(i + 1, n) if values[j] != value), n) - i
+                ax.text(cycles[i] + 0.1, base,
+                        _fit_label("x" if value is None else str(value), held * per_cycle),
+                        va="center", fontsize=_LABEL_POINTS, clip_on=True)
             previous = value
     ax.set_yticks([-lane for lane in range(len(signals))], list(signals))
     ax.set_xlim(first_cycle, first_cycle + n)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._checks import check_bool
 from ._dataflow import Dataflow
 from ._validate import check_dataflow, check_size
 
@@ -54,9 +55,10 @@ def tiles_and_vectors(m: int, k: int, n: int, rows: int, cols: int,
 
 
 def _check_problem(m, k, n, rows, cols, dataflow):
-    for name, value in (("m", m), ("k", k), ("n", n), ("rows", rows), ("cols", cols)):
-        check_size(name, value)
-    return check_dataflow(dataflow)
+    # Python ints from here on: numpy scalars (a uint8 rows, say) would wrap in the arithmetic.
+    sizes = tuple(check_size(name, value) for name, value in
+                  (("m", m), ("k", k), ("n", n), ("rows", rows), ("cols", cols)))
+    return sizes + (check_dataflow(dataflow),)
 
 
 def breakdown(m: int, k: int, n: int, rows: int, cols: int, dataflow="ws", *,
@@ -82,7 +84,8 @@ def breakdown(m: int, k: int, n: int, rows: int, cols: int, dataflow="ws", *,
     >>> breakdown(256, 256, 256, 256, 256, "ws")
     CycleBreakdown(total=1023, weight_load=256, streaming=256, stall=0, drain=511, fill=511)
     """
-    dataflow = _check_problem(m, k, n, rows, cols, dataflow)
+    m, k, n, rows, cols, dataflow = _check_problem(m, k, n, rows, cols, dataflow)
+    double_buffer = check_bool("double_buffer", double_buffer)
     tiles, vectors = tiles_and_vectors(m, k, n, rows, cols, dataflow)
     if dataflow is Dataflow.OS:
         period = max(vectors, rows)
@@ -119,7 +122,7 @@ def scalesim_breakdown(m: int, k: int, n: int, rows: int, cols: int,
     >>> scalesim_breakdown(256, 256, 256, 256, 256, "ws").total
     1021
     """
-    dataflow = _check_problem(m, k, n, rows, cols, dataflow)
+    m, k, n, rows, cols, dataflow = _check_problem(m, k, n, rows, cols, dataflow)
     sr, sc, t = dataflow.extents(m, k, n)
     folds = -(-sr // rows) * -(-sc // cols)
     if dataflow is Dataflow.OS:

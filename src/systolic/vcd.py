@@ -86,7 +86,7 @@ def _check_selection(signals, pes, dataflow, rows, cols):
         cells = []
         for cell in pes:
             if (not isinstance(cell, tuple) or len(cell) != 2
-                    or not all(isinstance(i, (int, np.integer)) for i in cell)
+                    or not all(is_int(i) for i in cell)
                     or not (0 <= cell[0] < rows and 0 <= cell[1] < cols)):
                 raise ValueError(f"PE {cell!r} is not a (row, col) of a {rows}x{cols} array")
             cells.append((int(cell[0]), int(cell[1])))
@@ -132,6 +132,10 @@ def export_vcd(array, a, b, file: str | os.PathLike | IO[str], *,
         On an empty or negative window, an unknown signal or PE, or a window or PE selection
         larger than the bounds.
     """
+    from .array import SystolicArray
+
+    if not isinstance(array, SystolicArray):
+        raise TypeError(f"array must be a SystolicArray, got {array!r}")
     rows, cols = array.rows, array.cols
     dataflow = array.dataflow.value
     max_cycles = check_int("max_cycles", max_cycles, 1)

@@ -286,7 +286,8 @@ def test_cli_writes_verilog_and_sidecar(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--rows", "0", "--cols", "2"), "rows must be a positive integer, got 0"),
-    (("--rows", "2", "--cols", "2", "--acc-bits", "40"), "acc_bits must be an integer from 16 to 32, got 40"),
+    (("--rows", "2", "--cols", "2", "--acc-bits", "40"),
+     "acc_bits must be an integer from 16 to 32, got 40"),
     (("--cols", "2"), "--rows and --cols are required"),
     (("--reference-configs", "--rows", "2"), "--reference-configs takes no --rows/--cols"),
 ])

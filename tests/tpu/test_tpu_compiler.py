@@ -139,7 +139,8 @@ def test_non_square_array():
                                                   r"got min \d+, max 1\d\d$"),
     (lambda r: Dense(_w(r, 4, 2), np.zeros(3, int)), r"^bias must have shape \(2,\), got "
                                                      r"\(3,\)$"),
-    (lambda r: Dense(_w(r, 4, 2), activation="gelu"), r"^unknown activation 'gelu': expected one of "),
+    (lambda r: Dense(_w(r, 4, 2), activation="gelu"),
+     r"^unknown activation 'gelu': expected one of "),
     (lambda r: Conv2D(_w(r, 1, 1, 1, 1), stride=0), r"^stride must be a positive integer, got 0$"),
     (lambda r: Pool2D("min"), r"^unknown kind 'min': expected 'max' or 'avg'$"),
 ])

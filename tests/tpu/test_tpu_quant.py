@@ -53,7 +53,8 @@ def test_requant_saturates_and_adds_zero_point():
     # 5/2 = 2.5 -> 2 (half even), 7/2 = 3.5 -> 4; then + 3 and saturate
     assert out.tolist() == [[127, -128, 5, 7]]
     unsigned = Requant(multiplier=1, shift=0, out_signed=False)
-    assert activate(np.array([[-5, 300, 9]]), np.zeros(3, np.int32), unsigned, "identity").tolist() == \
+    zero = np.zeros(3, np.int32)
+    assert activate(np.array([[-5, 300, 9]]), zero, unsigned, "identity").tolist() == \
         [[0, 255, 9]]
 
 

@@ -43,6 +43,8 @@ def main(argv=None) -> int:
                       w_signed=args.w_signed, acc_bits=args.acc_bits, name=args.name)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
+    except OSError as error:
+        parser.error(f"cannot write {error.filename}: {error.strerror or error}")
     for path in paths:
         print(path)
     return 0

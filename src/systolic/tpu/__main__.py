@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from .._cli_io import CliError, read_text
 from ..cli import _pair
-from ._scalesim import format_timings, read_topology, time_topology
+from ._scalesim import TopologyError, format_timings, read_topology, time_topology
 
 
 def main(argv=None) -> None:
@@ -25,8 +27,14 @@ def main(argv=None) -> None:
         parser.error("give --dims or --rows/--cols, not both")
     rows, cols = args.dims or (256 if args.rows is None else args.rows,
                                256 if args.cols is None else args.cols)
-    layers = read_topology(args.topology)
-    print(format_timings(time_topology(layers, rows, cols, engine=args.engine), rows, cols))
+    try:
+        layers = read_topology(read_text(args.topology))
+        timings = time_topology(layers, rows, cols, engine=args.engine)
+    except (CliError, TypeError, ValueError) as error:
+        where = f"{args.topology} " if isinstance(error, TopologyError) else ""
+        print(f"{parser.prog}: error: {where}{error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_timings(timings, rows, cols))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_int
+
 from ._compiler import Dense, Network
 from ._quant import Requant
 
@@ -58,6 +60,8 @@ def digits_mlp(hidden: int = 32, *, seed: int = 0) -> DigitsModel:
 
     Needs scikit-learn. The split is 80/20, stratified, with ``seed``.
     """
+    hidden = check_int("hidden", hidden, 1, 4096)
+    seed = check_int("seed", seed, 0, 2**32 - 1)      # scikit-learn's random_state range
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split

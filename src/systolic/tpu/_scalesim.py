@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_memory
 from ..array import SystolicArray
 from ..timing import scalesim_breakdown
 
@@ -215,6 +216,10 @@ def time_topology(layers, rows: int = 256, cols: int = 256, *, engine: str = "fa
     rng = np.random.default_rng(seed)
     out = []
     for layer in layers:
+        # the operands, then the fast path's product (float64, int64 and int32)
+        check_memory(f"layer {layer.name!r} ({layer.m}x{layer.k}x{layer.n})",
+                     layer.m * layer.k + layer.k * layer.n + 20 * layer.m * layer.n,
+                     "time it without data with SystolicArray.timing (systolic run does)")
         a = rng.integers(-128, 128, (layer.m, layer.k), dtype=np.int8)
         b = rng.integers(-128, 128, (layer.k, layer.n), dtype=np.int8)
         res = array.run(a, b, engine=engine)
