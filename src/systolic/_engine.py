@@ -185,7 +185,7 @@ class CycleRun:
             rows = self.problem.rows
             events += [schedule.load_time, schedule.load_time + (rows - 1)]
         events = np.unique(np.concatenate(events))
-        period = self.mask + 1
+        period = self.kernel_state.mask + 1
         start = events[:-1] + 2 * period
         stop = events[1:]
         keep = stop - start >= period
@@ -194,7 +194,7 @@ class CycleRun:
     @property
     def busy_cycles(self) -> int:
         """Cycles the kernels step when nothing is traced (the others are skipped)."""
-        period = self.mask + 1
+        period = self.kernel_state.mask + 1
         skipped = (self._quiet_stop - self._quiet_start) // period * period
         return self.total - int(skipped.sum())
 
@@ -207,7 +207,7 @@ class CycleRun:
         if stop <= self.cycle:
             return
         if self._quiet_start.size:
-            period = self.mask + 1
+            period = self.kernel_state.mask + 1
             # a traced window is stepped cycle by cycle: skip only before it or after it
             window = (0, 0) if trace is None else (trace_first, trace_first + trace.shape[1])
             first = int(np.searchsorted(self._quiet_stop, self.cycle, side="right"))
