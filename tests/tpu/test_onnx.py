@@ -340,3 +340,19 @@ def test_float_conv_island_matches(c, hw, k):
     want = ort.InferenceSession(model.SerializeToString(), options,
                                 providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.array_equal(tpu.OnnxSession(model).run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("name", ["cnn", "odd", "mlp"])
+def test_qdq_runs_what_qoperator_runs(models, name):
+    # onnxruntime fuses a QDQ model into its QOperator twin's kernels, and so does the session
+    # (MaxPool and Flatten between DequantizeLinear and QuantizeLinear run on the integers)
+    _, shape = models(name, False, False, True)
+    x = next(_draws(shape, 2, seed=5))
+    reports = []
+    for qdq in (False, True):
+        session = tpu.OnnxSession(models(name, qdq, False, True)[0], config=SMALL)
+        session.run(None, {"x": x})
+        reports.append(session.report)
+    assert reports[0].cycles == reports[1].cycles
+    assert [layer.where for layer in reports[0].layers] == \
+        [layer.where for layer in reports[1].layers]

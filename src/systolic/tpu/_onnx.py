@@ -32,6 +32,9 @@ _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 _LAYOUT_OPS = ("Flatten", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze",
                "MaxPool", "Relu", "Clip", "Concat")
 _FUSABLE = ("Conv", "MatMul", "Gemm", "Add", "AveragePool", "GlobalAveragePool")
+# between a DequantizeLinear and a QuantizeLinear of the same scale and zero point these run
+# on the stored integers (onnxruntime drops the pair)
+_ON_INTEGERS = ("MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze")
 
 
 class _Refused(ValueError):
@@ -513,7 +516,7 @@ class _Lowering:
         self.steps: list[_Step] = []
         groups = {}
         for node in nodes:
-            if node.domain in ("", "ai.onnx") and node.op_type in _FUSABLE:
+            if node.domain in ("", "ai.onnx") and node.op_type in _FUSABLE + _ON_INTEGERS:
                 group = self._qdq_group(node)
                 if group is not None:
                     groups[id(node)] = group
@@ -579,6 +582,18 @@ class _Lowering:
         if out in self.graph_outputs or len(users) != 1 or users[0].op_type != "QuantizeLinear":
             return None
         q = users[0]
+        if node.op_type in _ON_INTEGERS:
+            dq = self._dq(node.input[0])
+            if dq is None or dq.input[0] in self.consts:
+                return None
+            same = [np.array_equal(self._param(dq, i, np.zeros((), np.uint8)),
+                                   self._param(q, i, np.zeros((), np.uint8)))
+                    for i in (1, 2)]
+            zp_dq = self._param(dq, 2, np.zeros((), np.uint8))
+            zp_q = self._param(q, 2, np.zeros((), np.uint8))
+            if not all(same) or zp_dq.dtype != zp_q.dtype:
+                return None
+            return {"dqs": [dq], "q": q, "shift": None}
         matrix = node.op_type in ("Conv", "MatMul", "Gemm")
         second = self._dq(node.input[1]) if len(node.input) > 1 else None
         dynamic_b = node.op_type == "MatMul" and second is not None and \
@@ -613,7 +628,9 @@ class _Lowering:
         yq = _Q(q.output[0], _f32(self._param(q, 1)), self._param(q, 2, np.zeros((), np.uint8)))
         attrs = _attrs(node)
         op = node.op_type
-        if op in ("Conv", "Gemm") or op == "MatMul" and len(dqs) == 1:
+        if op in _ON_INTEGERS:
+            self._layout(node, op, attrs, dqs[0].input[0], q.output[0])
+        elif op in ("Conv", "Gemm") or op == "MatMul" and len(dqs) == 1:
             wdq = self._dq(node.input[1])
             w = self.consts[wdq.input[0]]
             w_scale = _f32(self._param(wdq, 1))
@@ -892,7 +909,9 @@ class _Lowering:
         else:
             raise _refuse(node, "operator not supported")
 
-    def _layout(self, node, op, attrs):
+    def _layout(self, node, op, attrs, source=None, target=None):
+        """A re-layout op (or MaxPool, Relu, Clip) from ``source`` to ``target`` (default:
+        the node's own first input and output)."""
         if op == "MaxPool":
             if len(node.output) > 1 and node.output[1]:
                 raise _refuse(node, "the Indices output is not supported")
@@ -937,7 +956,7 @@ class _Lowering:
             self._host(node, op, list(node.input), node.output[:1],
                        lambda *xs: [np.concatenate(xs, axis=axis)])
             return
-        self._host(node, op, node.input[:1], node.output[:1], fn)
+        self._host(node, op, [source or node.input[0]], [target or node.output[0]], fn)
 
 
 def _wrap32(values) -> np.ndarray:
