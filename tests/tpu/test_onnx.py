@@ -356,3 +356,25 @@ def test_qdq_runs_what_qoperator_runs(models, name):
     assert reports[0].cycles == reports[1].cycles
     assert [layer.where for layer in reports[0].layers] == \
         [layer.where for layer in reports[1].layers]
+
+
+def test_batches_larger_than_the_unified_buffer(models):
+    # 16x8 array, 200 UB rows of 16 bytes: the MLP's batch runs in parts, one CNN image needs
+    # more than the Unified Buffer holds
+    config = tpu.TPUConfig(rows=16, cols=8, ub_bytes=200 * 16, acc_rows=64)
+    for name in ("mlp", "cnn"):
+        path, shape = models(name, False, True, False)
+        x = next(_draws(shape, 20 if name == "mlp" else 1, seed=9))
+        if name == "cnn":
+            with pytest.raises(ValueError, match=r"^node 'conv3_quant' \(QLinearConv\): batch 1 "
+                                                 r"needs 252 Unified Buffer rows, the machine "
+                                                 r"has 200$"):
+                tpu.OnnxSession(path, config=config).run(None, {"x": x})
+            continue
+        session = tpu.OnnxSession(path, config=config)
+        got = session.run(None, {"x": x})[0]
+        assert np.array_equal(got, _reference(path).run(None, {"x": x})[0])
+        first = next(layer for layer in session.report.layers if layer.where == "tpu")
+        # 5 + 12 rows per example and 96 rows of bias and scales: 6 examples a part
+        assert first.report.cycles == first.cycles and first.macs == 20 * 40 * 96
+        assert first.report.host_bytes > 4 * 96 * 16 and first.report.weight_tiles == 4 * 60

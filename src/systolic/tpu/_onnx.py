@@ -279,7 +279,7 @@ class OnnxSession:
         return sum(cfg.host_transfer_cycles(math.ceil(np.asarray(a).nbytes / cfg.row_bytes))
                    for a in arrays)
 
-    def _run_layer(self, layer, x: np.ndarray, signed: bool, macs: int) -> tuple:
+    def _run_layer(self, node, layer, x: np.ndarray, signed: bool, macs: int) -> tuple:
         """Run one Dense/Conv2D on the TPU over ``x`` (examples first), in batch parts that
         fit the Unified Buffer; returns (int64 outputs, summed RunReport). ``macs`` is the
         useful work per example (a grouped convolution streams zeros too)."""
@@ -295,7 +295,10 @@ class OnnxSession:
         outs, reports = [], []
         for start in range(0, x.shape[0], part):
             chunk = x[start:start + part]
-            compiled = compile_network(net, chunk.shape[0], cfg)
+            try:
+                compiled = compile_network(net, chunk.shape[0], cfg)
+            except ValueError as error:   # one example larger than the Unified Buffer
+                raise ValueError(f"node {node.name!r} ({node.op_type}): {error}") from None
             compiled.useful_macs = macs * chunk.shape[0]
             out, report = compiled.run(chunk, engine=self.engine)
             outs.append(out)
@@ -713,7 +716,7 @@ class _Lowering:
                 if x.shape[-1] != k:
                     raise ValueError(f"node {node.name!r} ({node.op_type}): input has "
                                      f"{x.shape[-1]} features, the weights {k}")
-                out, report = sess._run_layer(layer, x.reshape(-1, k), signed_in, k * f)
+                out, report = sess._run_layer(node, layer, x.reshape(-1, k), signed_in, k * f)
                 y = finish(out).reshape(x.shape[:-1] + (f,))
                 return [y], report.cycles, report.useful_macs, report
         else:
@@ -743,7 +746,7 @@ class _Lowering:
                                 constant_values=x_zp).transpose(0, 2, 3, 1)
                 oh = (padded.shape[1] - kh) // strides[0] + 1
                 ow = (padded.shape[2] - kw) // strides[1] + 1
-                out, report = sess._run_layer(layer, padded, signed_in,
+                out, report = sess._run_layer(node, layer, padded, signed_in,
                                               oh * ow * kh * kw * cg * f)
                 y = finish(out).reshape(x.shape[0], oh, ow, f).transpose(0, 3, 1, 2)
                 return [np.ascontiguousarray(y)], report.cycles, report.useful_macs, report
