@@ -23,10 +23,11 @@ SMALL = tpu.TPUConfig(rows=32, cols=32)
 # per-channel choice alternating
 VARIANTS = [(name, qdq, int8, (i + qdq + int8) % 2 == 0)
             for i, name in enumerate(("mlp", "cnn", "residual", "depthwise", "odd",
-                                      "transformer"))
+                                      "transformer", "inception"))
             for qdq in (False, True) for int8 in (False, True)]
 # examples per draw: the dense models get a tall batch (thousands of rows)
-BATCH = {"mlp": 3000, "transformer": 200, "cnn": 4, "residual": 4, "depthwise": 3, "odd": 4}
+BATCH = {"mlp": 3000, "transformer": 200, "cnn": 4, "residual": 4, "depthwise": 3, "odd": 4,
+         "inception": 3}
 
 
 def _reference(path):
@@ -64,10 +65,13 @@ def test_bit_exact_against_onnxruntime(models, name, qdq, int8, per_channel):
     path, shape = models(name, qdq, int8, per_channel)
     reference = _reference(path)
     session = tpu.OnnxSession(path, config=SMALL)
-    if name == "residual" and qdq and int8:
-        # the block's int8 tensors feed two consumers each: onnxruntime cannot move them to
-        # uint8 and runs both Convs of the block (and the Add) in float32
-        assert [layer.op for layer in session._steps].count("Conv (float32)") == 2
+    if qdq and int8 and name in ("residual", "transformer", "inception"):
+        # int8 tensors with two consumers stay int8, and onnxruntime runs the operators that
+        # read or write them in float32: residual, the two Convs around the block's input;
+        # inception, the stem and both branches; transformer, the three MatMuls reading x
+        ops = [step.op for step in session._steps]
+        assert ops.count("Conv (float32)") == {"residual": 2, "inception": 3}.get(name, 0)
+        assert ops.count("MatMul (float32)") == (3 if name == "transformer" else 0)
     for x in _draws(shape, BATCH[name], seed=len(name)):
         want = reference.run(None, {"x": x})
         got = session.run(None, {"x": x})
@@ -221,6 +225,19 @@ def test_refused_float_operator(models):
     graph.node.append(helper.make_node("Softmax", [last], ["probs"], name="softmax"))
     graph.output[0].name = "probs"
     with pytest.raises(ValueError, match=r"^node 'softmax' \(Softmax\): operator not "
+                                         r"supported$"):
+        tpu.OnnxSession(model)
+
+
+def test_refused_float_gemm():
+    inits = {"w": np.ones((4, 3), np.int8), "ws": np.float32(0.1)}
+    nodes = [helper.make_node("DequantizeLinear", ["w", "ws"], ["wf"], name="dq"),
+             helper.make_node("Gemm", ["x", "wf"], ["y"], name="fc")]
+    model = _model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(ValueError, match=r"^node 'fc' \(Gemm\): runs in float32 in onnxruntime "
+                                         r"\(its quantized inputs or output are not fused into "
+                                         r"an integer operator\); float operators are not "
                                          r"supported$"):
         tpu.OnnxSession(model)
 

@@ -438,36 +438,44 @@ def _fma(a, b, c) -> np.ndarray:
     return np.where(tie & (e > 0), upper, np.where(tie & (e < 0), lower, r))
 
 
-def _float_conv(x, w, bias, strides, pads, group) -> np.ndarray:
-    """onnxruntime's float32 Conv on x86-64 (MLAS im2col + SGEMM), one image at a time.
+def _sgemm(a, b) -> np.ndarray:
+    """MLAS's float32 ``a @ b`` on one thread (``a``: ``(..., M, K)``, ``b``: ``(..., K, N)``).
 
-    ``C[filters, pixels] = W[filters, K] @ col[K, pixels]`` with K in (channel, fh, fw) order,
-    cut into blocks of StrideK; each block is one FMA chain from 0, the blocks are added in
-    float32, then the bias.
+    K is cut into blocks of StrideK; each block is one FMA chain from 0, the blocks are added
+    in float32. StrideK starts at 128 (with StrideN 128): when N >= K it halves while
+    ``StrideK / 2 >= K``, else it doubles while StrideN halves, StrideN staying above 16 and
+    ``StrideN / 2 >= N``.
     """
+    k, n = a.shape[-1], b.shape[-1]
+    stride_k, stride_n = 128, 128
+    if n >= k:
+        while stride_k // 2 >= k:
+            stride_k //= 2
+    else:
+        while stride_n > 16 and stride_n // 2 >= n:
+            stride_k *= 2
+            stride_n //= 2
+    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-2] + (1,))[:-1] + (a.shape[-2], n)
+    out = None
+    for k0 in range(0, k, stride_k):
+        block = np.zeros(shape, np.float32)
+        for kk in range(k0, min(k0 + stride_k, k)):
+            block = _fma(a[..., :, kk, None], b[..., None, kk, :], block)
+        out = block if out is None else out + block
+    return out
+
+
+def _float_conv(x, w, bias, strides, pads, group) -> np.ndarray:
+    """onnxruntime's float32 Conv on x86-64 (MLAS im2col + SGEMM), one image at a time:
+    ``C[filters, pixels] = W[filters, K] @ col[K, pixels]``, K in (channel, fh, fw) order,
+    then the bias."""
     f, cg, kh, kw = w.shape
     k = cg * kh * kw
     taps, _ = _windows(x, (kh, kw), strides, pads, np.float32(0))
     col = np.stack(taps, axis=2)                   # N, C, taps, OH, OW
     n, c, _, oh, ow = col.shape
-    pixels = oh * ow
-    col = col.reshape(n, group, k, pixels)
-    wg = w.reshape(group, f // group, k)
-    stride_k, stride_n = 128, 128
-    if pixels >= k:
-        while stride_k // 2 >= k:
-            stride_k //= 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= pixels:
-            stride_k *= 2
-            stride_n //= 2
-    out = np.zeros((n, group, f // group, pixels), np.float32)
-    for k0 in range(0, k, stride_k):
-        block = np.zeros_like(out)
-        for kk in range(k0, min(k0 + stride_k, k)):
-            block = _fma(wg[None, :, :, kk, None], col[:, :, None, kk, :], block)
-        out = block if k0 == 0 else out + block
-    out = out.reshape(n, f, oh, ow)
+    col = col.reshape(n, group, k, oh * ow)
+    out = _sgemm(w.reshape(group, f // group, k)[None], col).reshape(n, f, oh, ow)
     if bias is not None:
         out = out + _f32(bias).reshape(1, f, 1, 1)
     return out
@@ -905,7 +913,16 @@ class _Lowering:
             self._host(node, "Conv (float32)", list(node.input[:3]), node.output[:1],
                        lambda x, w, b=None: [_float_conv(_f32(x), _f32(w), b, strides, pads,
                                                          group)])
-        elif op in ("MatMul", "Gemm", "AveragePool", "GlobalAveragePool") and not ms:
+        elif op == "MatMul" and not ms:
+            def matmul(a, b):
+                a, b = _f32(a), _f32(b)
+                if b.ndim == 2 and a.ndim > 2:   # onnxruntime multiplies as one (rows, K) matrix
+                    return [_sgemm(a.reshape(-1, a.shape[-1]), b).reshape(
+                        a.shape[:-1] + b.shape[-1:])]
+                return [_sgemm(a, b)]
+
+            self._host(node, "MatMul (float32)", list(node.input[:2]), node.output[:1], matmul)
+        elif op in ("Gemm", "AveragePool", "GlobalAveragePool") and not ms:
             raise _refuse(node, "runs in float32 in onnxruntime (its quantized inputs or "
                                 "output are not fused into an integer operator); float "
                                 "operators are not supported")
