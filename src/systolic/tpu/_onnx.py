@@ -200,6 +200,7 @@ class OnnxSession:
         if engine not in _ENGINES:
             raise ValueError(f"engine must be one of {_ENGINES}, not {engine!r}")
         self.config, self.engine, self.report = config, engine, None
+        self._programs = {}      # (layer, input shape, signed) -> CompiledNetwork, reused
         graph = model.graph
         self._consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         for node in graph.node:
@@ -295,11 +296,15 @@ class OnnxSession:
         outs, reports = [], []
         for start in range(0, x.shape[0], part):
             chunk = x[start:start + part]
-            try:
-                compiled = compile_network(net, chunk.shape[0], cfg)
-            except ValueError as error:   # one example larger than the Unified Buffer
-                raise ValueError(f"node {node.name!r} ({node.op_type}): {error}") from None
-            compiled.useful_macs = macs * chunk.shape[0]
+            key = (id(layer), chunk.shape, signed)
+            if key not in self._programs:
+                try:
+                    compiled = compile_network(net, chunk.shape[0], cfg)
+                except ValueError as error:   # one example larger than the Unified Buffer
+                    raise ValueError(f"node {node.name!r} ({node.op_type}): {error}") from None
+                compiled.useful_macs = macs * chunk.shape[0]
+                self._programs[key] = compiled
+            compiled = self._programs[key]
             out, report = compiled.run(chunk, engine=self.engine)
             outs.append(out)
             reports.append(report)
