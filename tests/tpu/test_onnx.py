@@ -395,3 +395,24 @@ def test_batches_larger_than_the_unified_buffer(models):
         # 5 + 12 rows per example and 96 rows of bias and scales: 6 examples a part
         assert first.report.cycles == first.cycles and first.macs == 20 * 40 * 96
         assert first.report.host_bytes > 4 * 96 * 16 and first.report.weight_tiles == 4 * 60
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_quantize_and_dequantize_linear(dtype):
+    scale, zp = np.float32(0.037), np.array(7 if dtype == np.int8 else 131, dtype)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")]
+    model = _model(nodes, {"s": scale, "z": zp},
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+                   [helper.make_tensor_value_info("q", onnx.helper.np_dtype_to_tensor_dtype(
+                       np.dtype(dtype)), None),
+                    helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    rng = np.random.default_rng(4)
+    ties = (np.arange(-300, 300) + np.float32(0.5)) * scale       # halfway, up to float32
+    x = np.concatenate([rng.normal(0, 3, 5000), ties, [np.nan, np.inf, -np.inf, 0.0, -0.0,
+                                                       1e30, -1e30]]).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    got = tpu.OnnxSession(model).run(None, {"x": x})
+    assert got[0].dtype == want[0].dtype
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

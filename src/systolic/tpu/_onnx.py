@@ -49,7 +49,7 @@ def _f32(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-def quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
+def _quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
     """onnxruntime's QuantizeLinear: ``RNE(clamp(fl(x / s), lo - zp, hi - zp)) + zp``."""
     x = _f32(x)
     lo, hi = _RANGE[np.dtype(dtype)]
@@ -62,7 +62,7 @@ def quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
     return (np.rint(v).astype(np.int64) + zp).astype(dtype)
 
 
-def dequantize(q, scale, zero_point, axis: int = 1) -> np.ndarray:
+def _dequantize(q, scale, zero_point, axis: int = 1) -> np.ndarray:
     """onnxruntime's DequantizeLinear: ``fl(float(q - zp) * s)``."""
     q = np.asarray(q)
     scale, zp = _per_axis(scale, q.ndim, axis), _per_axis(zero_point, q.ndim, axis)
@@ -827,12 +827,12 @@ class _Lowering:
             scale, zp = _f32(self._param(node, 1)), self._param(node, 2, np.zeros((), np.uint8))
             axis = attrs.get("axis", 1)
             self._host(node, op, node.input[:1], node.output[:1],
-                       lambda x: [quantize(x, scale, zp, zp.dtype, axis)])
+                       lambda x: [_quantize(x, scale, zp, zp.dtype, axis)])
         elif op == "DequantizeLinear" and not ms:
             scale, zp = _f32(self._param(node, 1)), self._param(node, 2, np.zeros((), np.uint8))
             axis = attrs.get("axis", 1)
             self._host(node, op, node.input[:1], node.output[:1],
-                       lambda q: [dequantize(q, scale, zp, axis)])
+                       lambda q: [_dequantize(q, scale, zp, axis)])
         elif op == "QLinearConv" and not ms:
             bias = self._param(node, 8)
             self._matrix(node, op, "conv", self._quant_of(node, 1), self._param(node, 3),
@@ -881,7 +881,7 @@ class _Lowering:
             axis = attrs["axis"]
 
             def concat(*xs):
-                parts = [quantize(dequantize(x, s, z), yq_scale, yq_zp, yq_zp.dtype)
+                parts = [_quantize(_dequantize(x, s, z), yq_scale, yq_zp, yq_zp.dtype)
                          for x, (_, s, z) in zip(xs, triples)]
                 return [np.concatenate(parts, axis=axis)]
 
