@@ -416,3 +416,25 @@ def test_quantize_and_dequantize_linear(dtype):
     got = tpu.OnnxSession(model).run(None, {"x": x})
     assert got[0].dtype == want[0].dtype
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_matmul_integer_and_conv_integer():
+    rng = np.random.default_rng(6)
+    inits = {"b": rng.integers(-128, 128, (24, 5)).astype(np.int8), "az": np.uint8(121),
+             "bz": np.int8(-3), "w": rng.integers(-128, 128, (6, 2, 3, 3)).astype(np.int8),
+             "xz": np.uint8(9)}
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"], name="mmi"),
+             helper.make_node("ConvInteger", ["x", "w", "xz"], ["z"], name="ci",
+                              pads=[1, 0, 2, 1], strides=[2, 1], group=2)]
+    model = _model(nodes, inits,
+                   [helper.make_tensor_value_info("a", TensorProto.UINT8, [7, 24]),
+                    helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 4, 9, 8])],
+                   [helper.make_tensor_value_info("y", TensorProto.INT32, None),
+                    helper.make_tensor_value_info("z", TensorProto.INT32, None)])
+    feeds = {"a": rng.integers(0, 256, (7, 24)).astype(np.uint8),
+             "x": rng.integers(0, 256, (2, 4, 9, 8)).astype(np.uint8)}
+    want = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = tpu.OnnxSession(model).run(None, feeds)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == np.int32 and np.array_equal(g, w)

@@ -902,8 +902,8 @@ class _Lowering:
             weight = w.astype(np.int64) - _per_axis(w_zp, 4, 0)
 
             def conv_integer(x, _w):
-                shifted = np.pad(x.astype(np.int64) - x_zp, ((0, 0),) * 4)
-                return [_wrap32(_int_conv(shifted, weight, strides, pads,
+                # padding after subtracting the zero point: a real 0
+                return [_wrap32(_int_conv(x.astype(np.int64) - x_zp, weight, strides, pads,
                                           attrs.get("group", 1))).astype(np.int32)]
 
             self._host(node, op, node.input[:2], node.output[:1], conv_integer)
