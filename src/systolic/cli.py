@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._onnx_cli import add_parser as _add_onnx_parser
+
 __all__ = ["main"]
 
 
@@ -127,9 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
-
-    from ._onnx_cli import add_parser as add_onnx
-    add_onnx(commands, _pair, _UsageError)
+    _add_onnx_parser(commands, _pair, _UsageError)
     return parser
 
 

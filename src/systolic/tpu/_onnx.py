@@ -79,7 +79,8 @@ def _per_axis(param, ndim: int, axis: int) -> np.ndarray:
 
 
 def _requant_out(acc, scale, zp: int, dtype) -> np.ndarray:
-    """The shared requantization of section "float32 mode": saturate, add the zero point."""
+    """onnxruntime's shared requantization: the float32 mode's rounding
+    (:func:`requantize_float32`), the zero point, saturation."""
     lo, hi = _RANGE[np.dtype(dtype)]
     return np.clip(requantize_float32(acc, scale) + zp, lo, hi).astype(dtype)
 
@@ -566,10 +567,11 @@ class _Lowering:
         return default
 
     def _quant_of(self, node, first: int) -> _Q:
-        """The (scale, zero point) at inputs ``first``, ``first + 1`` of ``node``."""
+        """The tensor at input ``first - 1`` of ``node`` with the scale and zero point at
+        inputs ``first`` and ``first + 1``."""
         scale = self._param(node, first)
         zp = self._param(node, first + 1, np.zeros((), np.uint8))
-        return _Q(node.input[first - 1] if first else "", _f32(scale), zp)
+        return _Q(node.input[first - 1], _f32(scale), zp)
 
     def _edges(self, q_out: str) -> int:
         """Output edges of a QuantizeLinear once every consumer has its own DequantizeLinear."""
