@@ -18,6 +18,9 @@ from systolic import tpu  # noqa: E402
 
 from onnx_models import quantized  # noqa: E402
 
+# one worker quantizes the models once for every test of this file
+pytestmark = pytest.mark.xdist_group("onnx")
+
 SMALL = tpu.TPUConfig(rows=32, cols=32)
 # (model, QDQ, int8 activations, per channel): every format and type on every model, the
 # per-channel choice alternating
