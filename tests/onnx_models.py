@@ -94,14 +94,27 @@ def odd(seed=0):
 
 
 def transformer(seed=0):
+    """Projections, attention scores of two run-time tensors, a feed-forward pair."""
     b = _Builder(seed)
-    h = b.op("Relu", [b.matmul("x", 32, 64)])
-    y = b.matmul(h, 64, 32)
-    return b.model(["N", 16, 32], y), (16, 32)
+    q, k = b.matmul("x", 32, 16), b.matmul("x", 32, 16)
+    scores = b.op("MatMul", [q, b.op("Transpose", [k], perm=[0, 2, 1])])
+    h = b.op("Relu", [b.matmul(b.op("MatMul", [scores, "x"]), 32, 64)])
+    return b.model(["N", 16, 32], b.matmul(h, 64, 32)), (16, 32)
+
+
+def inception(seed=0):
+    """Two branches of different widths concatenated along the channels."""
+    b = _Builder(seed)
+    stem = b.conv("x", 3, 8, pads=[1, 1, 1, 1])
+    left = b.conv(stem, 8, 6, k=(1, 1))
+    right = b.conv(stem, 8, 10, pads=[1, 1, 1, 1])
+    y = b.conv(b.op("Concat", [left, right], axis=1), 16, 12, k=(1, 1))
+    y = b.op("Flatten", [b.op("GlobalAveragePool", [y])])
+    return b.model(["N", 3, 8, 8], b.gemm(y, 12, 10, relu=False)), (3, 8, 8)
 
 
 MODELS = {"mlp": mlp, "cnn": cnn, "residual": residual, "depthwise": depthwise, "odd": odd,
-          "transformer": transformer}
+          "transformer": transformer, "inception": inception}
 
 
 def quantized(name, tmp_path, *, qdq: bool, int8: bool, per_channel: bool, seed=0):

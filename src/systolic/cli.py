@@ -38,6 +38,7 @@ import numpy as np
 
 from ._cli_io import CliError, check_output_file, load_operand, read_text, require_extra
 from ._dataflow import Dataflow
+from ._onnx_cli import add_parser as _add_onnx_parser
 
 __all__ = ["main"]
 
@@ -171,8 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_parser(commands)
     from .sweep import add_sweep_parser
     add_sweep_parser(commands)
-    from ._onnx_cli import add_parser as add_onnx
-    add_onnx(commands, _pair, _UsageError)
+    _add_onnx_parser(commands, _pair, _UsageError)
     return parser
 
 

@@ -18,15 +18,19 @@ from systolic import tpu  # noqa: E402
 
 from onnx_models import quantized  # noqa: E402
 
+# one worker quantizes the models once for every test of this file
+pytestmark = pytest.mark.xdist_group("onnx")
+
 SMALL = tpu.TPUConfig(rows=32, cols=32)
 # (model, QDQ, int8 activations, per channel): every format and type on every model, the
 # per-channel choice alternating
 VARIANTS = [(name, qdq, int8, (i + qdq + int8) % 2 == 0)
             for i, name in enumerate(("mlp", "cnn", "residual", "depthwise", "odd",
-                                      "transformer"))
+                                      "transformer", "inception"))
             for qdq in (False, True) for int8 in (False, True)]
 # examples per draw: the dense models get a tall batch (thousands of rows)
-BATCH = {"mlp": 3000, "transformer": 200, "cnn": 4, "residual": 4, "depthwise": 3, "odd": 4}
+BATCH = {"mlp": 3000, "transformer": 200, "cnn": 4, "residual": 4, "depthwise": 3, "odd": 4,
+         "inception": 3}
 
 
 def _reference(path):
@@ -64,10 +68,13 @@ def test_bit_exact_against_onnxruntime(models, name, qdq, int8, per_channel):
     path, shape = models(name, qdq, int8, per_channel)
     reference = _reference(path)
     session = tpu.OnnxSession(path, config=SMALL)
-    if name == "residual" and qdq and int8:
-        # the block's int8 tensors feed two consumers each: onnxruntime cannot move them to
-        # uint8 and runs both Convs of the block (and the Add) in float32
-        assert [layer.op for layer in session._steps].count("Conv (float32)") == 2
+    if qdq and int8 and name in ("residual", "transformer", "inception"):
+        # int8 tensors with two consumers stay int8, and onnxruntime runs the operators that
+        # read or write them in float32: residual, the two Convs around the block's input;
+        # inception, the stem and both branches; transformer, the three MatMuls reading x
+        ops = [step.op for step in session._steps]
+        assert ops.count("Conv (float32)") == {"residual": 2, "inception": 3}.get(name, 0)
+        assert ops.count("MatMul (float32)") == (3 if name == "transformer" else 0)
     for x in _draws(shape, BATCH[name], seed=len(name)):
         want = reference.run(None, {"x": x})
         got = session.run(None, {"x": x})
@@ -225,6 +232,19 @@ def test_refused_float_operator(models):
         tpu.OnnxSession(model)
 
 
+def test_refused_float_gemm():
+    inits = {"w": np.ones((4, 3), np.int8), "ws": np.float32(0.1)}
+    nodes = [helper.make_node("DequantizeLinear", ["w", "ws"], ["wf"], name="dq"),
+             helper.make_node("Gemm", ["x", "wf"], ["y"], name="fc")]
+    model = _model(nodes, inits, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(ValueError, match=r"^node 'fc' \(Gemm\): runs in float32 in onnxruntime "
+                                         r"\(its quantized inputs or output are not fused into "
+                                         r"an integer operator\); float operators are not "
+                                         r"supported$"):
+        tpu.OnnxSession(model)
+
+
 def test_bad_arguments(models):
     path, shape = models("mlp", False, False, False)
     with pytest.raises(TypeError, match=r"^model must be a path or an onnx.ModelProto, not 3$"):
@@ -340,3 +360,84 @@ def test_float_conv_island_matches(c, hw, k):
     want = ort.InferenceSession(model.SerializeToString(), options,
                                 providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.array_equal(tpu.OnnxSession(model).run(None, {"x": x})[0], want)
+
+
+@pytest.mark.parametrize("name", ["cnn", "odd", "mlp"])
+def test_qdq_runs_what_qoperator_runs(models, name):
+    # onnxruntime fuses a QDQ model into its QOperator twin's kernels, and so does the session
+    # (MaxPool and Flatten between DequantizeLinear and QuantizeLinear run on the integers)
+    _, shape = models(name, False, False, True)
+    x = next(_draws(shape, 2, seed=5))
+    reports = []
+    for qdq in (False, True):
+        session = tpu.OnnxSession(models(name, qdq, False, True)[0], config=SMALL)
+        session.run(None, {"x": x})
+        reports.append(session.report)
+    assert reports[0].cycles == reports[1].cycles
+    assert [layer.where for layer in reports[0].layers] == \
+        [layer.where for layer in reports[1].layers]
+
+
+def test_batches_larger_than_the_unified_buffer(models):
+    # 16x8 array, 200 UB rows of 16 bytes: the MLP's batch runs in parts, one CNN image needs
+    # more than the Unified Buffer holds
+    config = tpu.TPUConfig(rows=16, cols=8, ub_bytes=200 * 16, acc_rows=64)
+    for name in ("mlp", "cnn"):
+        path, shape = models(name, False, True, False)
+        x = next(_draws(shape, 20 if name == "mlp" else 1, seed=9))
+        if name == "cnn":
+            with pytest.raises(ValueError, match=r"^node 'conv3_quant' \(QLinearConv\): batch 1 "
+                                                 r"needs 252 Unified Buffer rows, the machine "
+                                                 r"has 200$"):
+                tpu.OnnxSession(path, config=config).run(None, {"x": x})
+            continue
+        session = tpu.OnnxSession(path, config=config)
+        got = session.run(None, {"x": x})[0]
+        assert np.array_equal(got, _reference(path).run(None, {"x": x})[0])
+        first = next(layer for layer in session.report.layers if layer.where == "tpu")
+        # 5 + 12 rows per example and 96 rows of bias and scales: 6 examples a part
+        assert first.report.cycles == first.cycles and first.macs == 20 * 40 * 96
+        assert first.report.host_bytes > 4 * 96 * 16 and first.report.weight_tiles == 4 * 60
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_quantize_and_dequantize_linear(dtype):
+    scale, zp = np.float32(0.037), np.array(7 if dtype == np.int8 else 131, dtype)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")]
+    model = _model(nodes, {"s": scale, "z": zp},
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+                   [helper.make_tensor_value_info("q", onnx.helper.np_dtype_to_tensor_dtype(
+                       np.dtype(dtype)), None),
+                    helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    rng = np.random.default_rng(4)
+    ties = (np.arange(-300, 300) + np.float32(0.5)) * scale       # halfway, up to float32
+    x = np.concatenate([rng.normal(0, 3, 5000), ties, [np.nan, np.inf, -np.inf, 0.0, -0.0,
+                                                       1e30, -1e30]]).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    got = tpu.OnnxSession(model).run(None, {"x": x})
+    assert got[0].dtype == want[0].dtype
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_matmul_integer_and_conv_integer():
+    rng = np.random.default_rng(6)
+    inits = {"b": rng.integers(-128, 128, (24, 5)).astype(np.int8), "az": np.uint8(121),
+             "bz": np.int8(-3), "w": rng.integers(-128, 128, (6, 2, 3, 3)).astype(np.int8),
+             "xz": np.uint8(9)}
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"], name="mmi"),
+             helper.make_node("ConvInteger", ["x", "w", "xz"], ["z"], name="ci",
+                              pads=[1, 0, 2, 1], strides=[2, 1], group=2)]
+    model = _model(nodes, inits,
+                   [helper.make_tensor_value_info("a", TensorProto.UINT8, [7, 24]),
+                    helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 4, 9, 8])],
+                   [helper.make_tensor_value_info("y", TensorProto.INT32, None),
+                    helper.make_tensor_value_info("z", TensorProto.INT32, None)])
+    feeds = {"a": rng.integers(0, 256, (7, 24)).astype(np.uint8),
+             "x": rng.integers(0, 256, (2, 4, 9, 8)).astype(np.uint8)}
+    want = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, feeds)
+    got = tpu.OnnxSession(model).run(None, feeds)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == np.int32 and np.array_equal(g, w)

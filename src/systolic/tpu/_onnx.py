@@ -32,6 +32,9 @@ _RANGE = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
 _LAYOUT_OPS = ("Flatten", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze",
                "MaxPool", "Relu", "Clip", "Concat")
 _FUSABLE = ("Conv", "MatMul", "Gemm", "Add", "AveragePool", "GlobalAveragePool")
+# between a DequantizeLinear and a QuantizeLinear of the same scale and zero point these run
+# on the stored integers (onnxruntime drops the pair)
+_ON_INTEGERS = ("MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze")
 
 
 class _Refused(ValueError):
@@ -46,7 +49,7 @@ def _f32(value) -> np.ndarray:
     return np.asarray(value, dtype=np.float32)
 
 
-def quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
+def _quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
     """onnxruntime's QuantizeLinear: ``RNE(clamp(fl(x / s), lo - zp, hi - zp)) + zp``."""
     x = _f32(x)
     lo, hi = _RANGE[np.dtype(dtype)]
@@ -59,7 +62,7 @@ def quantize(x, scale, zero_point, dtype, axis: int = 1) -> np.ndarray:
     return (np.rint(v).astype(np.int64) + zp).astype(dtype)
 
 
-def dequantize(q, scale, zero_point, axis: int = 1) -> np.ndarray:
+def _dequantize(q, scale, zero_point, axis: int = 1) -> np.ndarray:
     """onnxruntime's DequantizeLinear: ``fl(float(q - zp) * s)``."""
     q = np.asarray(q)
     scale, zp = _per_axis(scale, q.ndim, axis), _per_axis(zero_point, q.ndim, axis)
@@ -76,7 +79,8 @@ def _per_axis(param, ndim: int, axis: int) -> np.ndarray:
 
 
 def _requant_out(acc, scale, zp: int, dtype) -> np.ndarray:
-    """The shared requantization of section "float32 mode": saturate, add the zero point."""
+    """onnxruntime's shared requantization: the float32 mode's rounding
+    (:func:`requantize_float32`), the zero point, saturation."""
     lo, hi = _RANGE[np.dtype(dtype)]
     return np.clip(requantize_float32(acc, scale) + zp, lo, hi).astype(dtype)
 
@@ -197,6 +201,7 @@ class OnnxSession:
         if engine not in _ENGINES:
             raise ValueError(f"engine must be one of {_ENGINES}, not {engine!r}")
         self.config, self.engine, self.report = config, engine, None
+        self._programs = {}      # (layer, input shape, signed) -> CompiledNetwork, reused
         graph = model.graph
         self._consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         for node in graph.node:
@@ -276,7 +281,7 @@ class OnnxSession:
         return sum(cfg.host_transfer_cycles(math.ceil(np.asarray(a).nbytes / cfg.row_bytes))
                    for a in arrays)
 
-    def _run_layer(self, layer, x: np.ndarray, signed: bool, macs: int) -> tuple:
+    def _run_layer(self, node, layer, x: np.ndarray, signed: bool, macs: int) -> tuple:
         """Run one Dense/Conv2D on the TPU over ``x`` (examples first), in batch parts that
         fit the Unified Buffer; returns (int64 outputs, summed RunReport). ``macs`` is the
         useful work per example (a grouped convolution streams zeros too)."""
@@ -292,8 +297,15 @@ class OnnxSession:
         outs, reports = [], []
         for start in range(0, x.shape[0], part):
             chunk = x[start:start + part]
-            compiled = compile_network(net, chunk.shape[0], cfg)
-            compiled.useful_macs = macs * chunk.shape[0]
+            key = (id(layer), chunk.shape, signed)
+            if key not in self._programs:
+                try:
+                    compiled = compile_network(net, chunk.shape[0], cfg)
+                except ValueError as error:   # one example larger than the Unified Buffer
+                    raise ValueError(f"node {node.name!r} ({node.op_type}): {error}") from None
+                compiled.useful_macs = macs * chunk.shape[0]
+                self._programs[key] = compiled
+            compiled = self._programs[key]
             out, report = compiled.run(chunk, engine=self.engine)
             outs.append(out)
             reports.append(report)
@@ -432,36 +444,44 @@ def _fma(a, b, c) -> np.ndarray:
     return np.where(tie & (e > 0), upper, np.where(tie & (e < 0), lower, r))
 
 
-def _float_conv(x, w, bias, strides, pads, group) -> np.ndarray:
-    """onnxruntime's float32 Conv on x86-64 (MLAS im2col + SGEMM), one image at a time.
+def _sgemm(a, b) -> np.ndarray:
+    """MLAS's float32 ``a @ b`` on one thread (``a``: ``(..., M, K)``, ``b``: ``(..., K, N)``).
 
-    ``C[filters, pixels] = W[filters, K] @ col[K, pixels]`` with K in (channel, fh, fw) order,
-    cut into blocks of StrideK; each block is one FMA chain from 0, the blocks are added in
-    float32, then the bias.
+    K is cut into blocks of StrideK; each block is one FMA chain from 0, the blocks are added
+    in float32. StrideK starts at 128 (with StrideN 128): when N >= K it halves while
+    ``StrideK / 2 >= K``, else it doubles while StrideN halves, StrideN staying above 16 and
+    ``StrideN / 2 >= N``.
     """
+    k, n = a.shape[-1], b.shape[-1]
+    stride_k, stride_n = 128, 128
+    if n >= k:
+        while stride_k // 2 >= k:
+            stride_k //= 2
+    else:
+        while stride_n > 16 and stride_n // 2 >= n:
+            stride_k *= 2
+            stride_n //= 2
+    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-2] + (1,))[:-1] + (a.shape[-2], n)
+    out = None
+    for k0 in range(0, k, stride_k):
+        block = np.zeros(shape, np.float32)
+        for kk in range(k0, min(k0 + stride_k, k)):
+            block = _fma(a[..., :, kk, None], b[..., None, kk, :], block)
+        out = block if out is None else out + block
+    return out
+
+
+def _float_conv(x, w, bias, strides, pads, group) -> np.ndarray:
+    """onnxruntime's float32 Conv on x86-64 (MLAS im2col + SGEMM), one image at a time:
+    ``C[filters, pixels] = W[filters, K] @ col[K, pixels]``, K in (channel, fh, fw) order,
+    then the bias."""
     f, cg, kh, kw = w.shape
     k = cg * kh * kw
     taps, _ = _windows(x, (kh, kw), strides, pads, np.float32(0))
     col = np.stack(taps, axis=2)                   # N, C, taps, OH, OW
     n, c, _, oh, ow = col.shape
-    pixels = oh * ow
-    col = col.reshape(n, group, k, pixels)
-    wg = w.reshape(group, f // group, k)
-    stride_k, stride_n = 128, 128
-    if pixels >= k:
-        while stride_k // 2 >= k:
-            stride_k //= 2
-    else:
-        while stride_n > 16 and stride_n // 2 >= pixels:
-            stride_k *= 2
-            stride_n //= 2
-    out = np.zeros((n, group, f // group, pixels), np.float32)
-    for k0 in range(0, k, stride_k):
-        block = np.zeros_like(out)
-        for kk in range(k0, min(k0 + stride_k, k)):
-            block = _fma(wg[None, :, :, kk, None], col[:, :, None, kk, :], block)
-        out = block if k0 == 0 else out + block
-    out = out.reshape(n, f, oh, ow)
+    col = col.reshape(n, group, k, oh * ow)
+    out = _sgemm(w.reshape(group, f // group, k)[None], col).reshape(n, f, oh, ow)
     if bias is not None:
         out = out + _f32(bias).reshape(1, f, 1, 1)
     return out
@@ -513,7 +533,7 @@ class _Lowering:
         self.steps: list[_Step] = []
         groups = {}
         for node in nodes:
-            if node.domain in ("", "ai.onnx") and node.op_type in _FUSABLE:
+            if node.domain in ("", "ai.onnx") and node.op_type in _FUSABLE + _ON_INTEGERS:
                 group = self._qdq_group(node)
                 if group is not None:
                     groups[id(node)] = group
@@ -547,10 +567,11 @@ class _Lowering:
         return default
 
     def _quant_of(self, node, first: int) -> _Q:
-        """The (scale, zero point) at inputs ``first``, ``first + 1`` of ``node``."""
+        """The tensor at input ``first - 1`` of ``node`` with the scale and zero point at
+        inputs ``first`` and ``first + 1``."""
         scale = self._param(node, first)
         zp = self._param(node, first + 1, np.zeros((), np.uint8))
-        return _Q(node.input[first - 1] if first else "", _f32(scale), zp)
+        return _Q(node.input[first - 1], _f32(scale), zp)
 
     def _edges(self, q_out: str) -> int:
         """Output edges of a QuantizeLinear once every consumer has its own DequantizeLinear."""
@@ -579,6 +600,18 @@ class _Lowering:
         if out in self.graph_outputs or len(users) != 1 or users[0].op_type != "QuantizeLinear":
             return None
         q = users[0]
+        if node.op_type in _ON_INTEGERS:
+            dq = self._dq(node.input[0])
+            if dq is None or dq.input[0] in self.consts:
+                return None
+            same = [np.array_equal(self._param(dq, i, np.zeros((), np.uint8)),
+                                   self._param(q, i, np.zeros((), np.uint8)))
+                    for i in (1, 2)]
+            zp_dq = self._param(dq, 2, np.zeros((), np.uint8))
+            zp_q = self._param(q, 2, np.zeros((), np.uint8))
+            if not all(same) or zp_dq.dtype != zp_q.dtype:
+                return None
+            return {"dqs": [dq], "q": q, "shift": None}
         matrix = node.op_type in ("Conv", "MatMul", "Gemm")
         second = self._dq(node.input[1]) if len(node.input) > 1 else None
         dynamic_b = node.op_type == "MatMul" and second is not None and \
@@ -613,7 +646,9 @@ class _Lowering:
         yq = _Q(q.output[0], _f32(self._param(q, 1)), self._param(q, 2, np.zeros((), np.uint8)))
         attrs = _attrs(node)
         op = node.op_type
-        if op in ("Conv", "Gemm") or op == "MatMul" and len(dqs) == 1:
+        if op in _ON_INTEGERS:
+            self._layout(node, op, attrs, dqs[0].input[0], q.output[0])
+        elif op in ("Conv", "Gemm") or op == "MatMul" and len(dqs) == 1:
             wdq = self._dq(node.input[1])
             w = self.consts[wdq.input[0]]
             w_scale = _f32(self._param(wdq, 1))
@@ -696,7 +731,7 @@ class _Lowering:
                 if x.shape[-1] != k:
                     raise ValueError(f"node {node.name!r} ({node.op_type}): input has "
                                      f"{x.shape[-1]} features, the weights {k}")
-                out, report = sess._run_layer(layer, x.reshape(-1, k), signed_in, k * f)
+                out, report = sess._run_layer(node, layer, x.reshape(-1, k), signed_in, k * f)
                 y = finish(out).reshape(x.shape[:-1] + (f,))
                 return [y], report.cycles, report.useful_macs, report
         else:
@@ -726,7 +761,7 @@ class _Lowering:
                                 constant_values=x_zp).transpose(0, 2, 3, 1)
                 oh = (padded.shape[1] - kh) // strides[0] + 1
                 ow = (padded.shape[2] - kw) // strides[1] + 1
-                out, report = sess._run_layer(layer, padded, signed_in,
+                out, report = sess._run_layer(node, layer, padded, signed_in,
                                               oh * ow * kh * kw * cg * f)
                 y = finish(out).reshape(x.shape[0], oh, ow, f).transpose(0, 3, 1, 2)
                 return [np.ascontiguousarray(y)], report.cycles, report.useful_macs, report
@@ -794,12 +829,12 @@ class _Lowering:
             scale, zp = _f32(self._param(node, 1)), self._param(node, 2, np.zeros((), np.uint8))
             axis = attrs.get("axis", 1)
             self._host(node, op, node.input[:1], node.output[:1],
-                       lambda x: [quantize(x, scale, zp, zp.dtype, axis)])
+                       lambda x: [_quantize(x, scale, zp, zp.dtype, axis)])
         elif op == "DequantizeLinear" and not ms:
             scale, zp = _f32(self._param(node, 1)), self._param(node, 2, np.zeros((), np.uint8))
             axis = attrs.get("axis", 1)
             self._host(node, op, node.input[:1], node.output[:1],
-                       lambda q: [dequantize(q, scale, zp, axis)])
+                       lambda q: [_dequantize(q, scale, zp, axis)])
         elif op == "QLinearConv" and not ms:
             bias = self._param(node, 8)
             self._matrix(node, op, "conv", self._quant_of(node, 1), self._param(node, 3),
@@ -848,7 +883,7 @@ class _Lowering:
             axis = attrs["axis"]
 
             def concat(*xs):
-                parts = [quantize(dequantize(x, s, z), yq_scale, yq_zp, yq_zp.dtype)
+                parts = [_quantize(_dequantize(x, s, z), yq_scale, yq_zp, yq_zp.dtype)
                          for x, (_, s, z) in zip(xs, triples)]
                 return [np.concatenate(parts, axis=axis)]
 
@@ -869,8 +904,8 @@ class _Lowering:
             weight = w.astype(np.int64) - _per_axis(w_zp, 4, 0)
 
             def conv_integer(x, _w):
-                shifted = np.pad(x.astype(np.int64) - x_zp, ((0, 0),) * 4)
-                return [_wrap32(_int_conv(shifted, weight, strides, pads,
+                # padding after subtracting the zero point: a real 0
+                return [_wrap32(_int_conv(x.astype(np.int64) - x_zp, weight, strides, pads,
                                           attrs.get("group", 1))).astype(np.int32)]
 
             self._host(node, op, node.input[:2], node.output[:1], conv_integer)
@@ -885,14 +920,25 @@ class _Lowering:
             self._host(node, "Conv (float32)", list(node.input[:3]), node.output[:1],
                        lambda x, w, b=None: [_float_conv(_f32(x), _f32(w), b, strides, pads,
                                                          group)])
-        elif op in ("MatMul", "Gemm", "AveragePool", "GlobalAveragePool") and not ms:
+        elif op == "MatMul" and not ms:
+            def matmul(a, b):
+                a, b = _f32(a), _f32(b)
+                if b.ndim == 2 and a.ndim > 2:   # onnxruntime multiplies as one (rows, K) matrix
+                    return [_sgemm(a.reshape(-1, a.shape[-1]), b).reshape(
+                        a.shape[:-1] + b.shape[-1:])]
+                return [_sgemm(a, b)]
+
+            self._host(node, "MatMul (float32)", list(node.input[:2]), node.output[:1], matmul)
+        elif op in ("Gemm", "AveragePool", "GlobalAveragePool") and not ms:
             raise _refuse(node, "runs in float32 in onnxruntime (its quantized inputs or "
                                 "output are not fused into an integer operator); float "
                                 "operators are not supported")
         else:
             raise _refuse(node, "operator not supported")
 
-    def _layout(self, node, op, attrs):
+    def _layout(self, node, op, attrs, source=None, target=None):
+        """A re-layout op (or MaxPool, Relu, Clip) from ``source`` to ``target`` (default:
+        the node's own first input and output)."""
         if op == "MaxPool":
             if len(node.output) > 1 and node.output[1]:
                 raise _refuse(node, "the Indices output is not supported")
@@ -937,7 +983,7 @@ class _Lowering:
             self._host(node, op, list(node.input), node.output[:1],
                        lambda *xs: [np.concatenate(xs, axis=axis)])
             return
-        self._host(node, op, node.input[:1], node.output[:1], fn)
+        self._host(node, op, [source or node.input[0]], [target or node.output[0]], fn)
 
 
 def _wrap32(values) -> np.ndarray:
