@@ -111,6 +111,8 @@ def main(argv=None) -> int:
                       label=f"{dataflow}: area (GE)")
             ax.loglog(sizes, [f["flip_flops"] for _, _, f, *_ in data], marker=marker,
                       linestyle="--", label=f"{dataflow}: flip-flops")
+        ax.set_xticks(args.sizes, [str(n) for n in args.sizes])
+        ax.minorticks_off()
         ax.set_xlabel("array size N (N x N PEs)")
         ax.set_ylabel("count")
         ax.set_title("Generated array, Yosys generic synthesis")
