@@ -19,6 +19,7 @@ from ._generate import (
 )
 from ._netlist import PE_MODULE, TOP_MODULE, Fault
 from ._pe import ProcessingElement, pe_registers, register_widths
+from ._waivers import VERILATOR_WAIVERS
 
 __all__ = [
     # _config
@@ -41,4 +42,6 @@ __all__ = [
     "load_sidecar",
     "write",
     "write_reference_configs",
+    # _waivers
+    "VERILATOR_WAIVERS",
 ]
