@@ -90,7 +90,8 @@ def render(rows: list[dict], full: dict | None) -> str:
         "# RTL benchmark",
         "",
         f"`python benchmarks/bench_rtl.py` on {cpu_model()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, Icarus Verilog with cocotb. One random int8 matmul "
+        f"{platform.python_version()}, Icarus Verilog and Verilator with cocotb. One random "
+        "int8 matmul "
         "(`N x 2N` by `2N x N`, two weight tiles) per size on an `N x N` ws array; every output "
         "value and cycle was checked against the model.",
         "",
