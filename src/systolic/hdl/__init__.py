@@ -18,7 +18,9 @@ from ._generate import (
     write_reference_configs,
 )
 from ._netlist import PE_MODULE, TOP_MODULE, Fault
+from ._packed import packed_wrapper, write_packed_wrapper
 from ._pe import ProcessingElement, pe_registers, register_widths
+from ._waivers import VERILATOR_WAIVERS
 
 __all__ = [
     # _config
@@ -41,4 +43,9 @@ __all__ = [
     "load_sidecar",
     "write",
     "write_reference_configs",
+    # _packed
+    "packed_wrapper",
+    "write_packed_wrapper",
+    # _waivers
+    "VERILATOR_WAIVERS",
 ]

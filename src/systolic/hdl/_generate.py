@@ -25,12 +25,13 @@ from ._netlist import (
     top_verilog,
 )
 from ._pe import ProcessingElement, pe_registers, register_widths
+from ._waivers import VERILATOR_WAIVERS, WAIVERS_FILE
 
 __all__ = ["GENERATOR_VERSION", "REFERENCE_CONFIGS", "config_from_sidecar", "generate",
            "load_sidecar", "write", "write_reference_configs"]
 
 #: Bumped whenever the generated hardware or the sidecar layout changes.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: The configurations committed in ``rtl/`` (``python -m systolic.hdl --reference-configs``).
 REFERENCE_CONFIGS = (
@@ -119,7 +120,8 @@ def _to_verilog(elaboratable, name: str) -> str:
     text = rtlil.convert(elaboratable, name=name, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = "\n".join([f"read_rtlil <<rtlil\n{text}\nrtlil", "proc", "opt_clean", "opt_dff",
-                        "opt_clean", "attrmap -remove init", "write_verilog -norename"])
+                        "opt_clean", "attrmap -remove init",
+                        "attrmap -modattr -remove top", "write_verilog -norename"])
     return _one_clocked_block(yosys.run(["-q", "-"], script, ignore_warnings=True), name)
 
 
@@ -244,12 +246,18 @@ def _write(out_dir: Path, config: ArrayConfig, name: str,
 def write_reference_configs(out_dir) -> list[Path]:
     """Write every configuration of :data:`REFERENCE_CONFIGS` into ``out_dir``.
 
+    The Verilator lint waivers (:data:`VERILATOR_WAIVERS`) are written next to them as
+    ``systolic_array.vlt``.
+
     Returns
     -------
     list of Path
-        The written Verilog files.
+        The written Verilog files and the waivers file.
     """
-    return [_write(Path(out_dir), config, config.name)[0] for config in REFERENCE_CONFIGS]
+    paths = [_write(Path(out_dir), config, config.name)[0] for config in REFERENCE_CONFIGS]
+    waivers = Path(out_dir) / WAIVERS_FILE
+    waivers.write_text(VERILATOR_WAIVERS)
+    return [*paths, waivers]
 
 
 def load_sidecar(path) -> dict:

@@ -240,9 +240,10 @@ def _expression(source) -> str:
 def top_verilog(netlist: Netlist) -> str:
     """The top module of ``netlist`` as structural Verilog: declarations, instances, assigns.
 
-    A cell output that nothing reads is left unconnected: the register stays visible inside
-    its instance (``pe_r0_c0.psum``) without a wire in the top module, which keeps the Verilog
-    of large arrays small.
+    A cell output that nothing reads is connected to nothing (``.w_active()``, so that lint
+    tools see it was left open on purpose): the register stays visible inside its instance
+    (``pe_r0_c0.w_active``) without a wire in the top module, which keeps the Verilog of large
+    arrays small.
     """
     sources = [source for cell in netlist.cells for source in cell.inputs.values()]
     sources += [source for _, source in netlist.assigns]
@@ -261,8 +262,8 @@ def top_verilog(netlist: Netlist) -> str:
     for cell in netlist.cells:
         connections = [".clk(clk)", ".rst(rst)"]
         connections += [f".{port}({_expression(source)})" for port, source in cell.inputs.items()]
-        connections += [f".{port}({wire.name})" for port, wire in cell.outputs.items()
-                        if wire in read]
+        connections += [f".{port}({wire.name if wire in read else ''})"
+                        for port, wire in cell.outputs.items()]
         if cell.module == PE_MODULE:
             lines.append(f"  {cell.module} {cell.name} (")
             lines.append(",\n".join(f"    {c}" for c in connections))

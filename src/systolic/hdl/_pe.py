@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -72,6 +72,25 @@ class ProcessingElement(wiring.Component):
         members.update({name: Out(widths[name]) for name in pe_registers(config)})
         super().__init__(members)
 
+    def _product(self, m: Module, weight, x):
+        """``weight * x`` (0 unless ``x_valid_in``), sign-extended to ``acc_bits``.
+
+        The extension is explicit so that the adder's operands have the width of the sums in
+        the generated Verilog instead of being widened by Verilog's sizing rules (which
+        Verilator's lint flags as WIDTHEXPAND). The product is a signal of its own, so that
+        its sign bit is one wire and not a copy of the multiplier per extension bit. With two
+        unsigned lanes, ``x`` gets a zero sign bit: an unsigned product would be zero-extended,
+        and Amaranth writes a zero extension as a narrower adder operand.
+        """
+        if not x.shape().signed and not weight.shape().signed:
+            x = Cat(x, Const(0, 1)).as_signed()
+        value = Mux(self.x_valid_in, weight * x, 0)
+        # The sums wrap at acc_bits: product bits above them do not matter.
+        product = Signal(signed(min(len(value), self.config.acc_bits)))
+        m.d.comb += product.eq(value)
+        pad = self.config.acc_bits - len(product)
+        return Cat(product, product[-1].replicate(pad)) if pad else product.as_unsigned()
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
@@ -92,7 +111,7 @@ class ProcessingElement(wiring.Component):
             # The switch flag travels with the first vector of a tile: that vector already
             # uses the shadow weight, so no PE mixes two tiles within one vector.
             weight = Mux(self.x_flag_in, self.w_shadow, self.w_active)
-            product = Mux(self.x_valid_in, operand(weight, cfg.w_signed) * x, 0)
+            product = self._product(m, operand(weight, cfg.w_signed), x)
             m.d.sync += [
                 self.psum.eq(self.psum_in + product),
                 self.psum_valid.eq(self.x_valid_in),
@@ -101,7 +120,7 @@ class ProcessingElement(wiring.Component):
             with m.If(self.w_valid_in & (self.w_tag_in == self.row)):
                 m.d.sync += self.w_shadow.eq(self.w_in)
         else:
-            product = Mux(self.x_valid_in, operand(self.w_in, cfg.w_signed) * x, 0)
+            product = self._product(m, operand(self.w_in, cfg.w_signed), x)
             # One adder for both branches below (an expression used twice is built twice).
             total = Signal(cfg.acc_bits)
             m.d.comb += total.eq(self.acc + product)
