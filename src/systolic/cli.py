@@ -12,6 +12,9 @@ Sub-commands:
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
     Run the cocotb regression (``tests/rtl`` of a source checkout) for one array size.
+``scalesim``
+    SCALE-Sim 3.0's three reports from its own config and topology files
+    (:mod:`systolic.scalesim`).
 
 Bad arguments or files end the program with exit status 2 and a one-line message on stderr.
 See ``docs/cli.md`` for examples.
@@ -127,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tests", type=Path, default=None,
                      help="the RTL test folder (default: tests/rtl of this checkout)")
     sim.set_defaults(handler=_sim)
+
+    from .scalesim._cli import add_parser as add_scalesim_parser
+    add_scalesim_parser(commands)
     return parser
 
 
