@@ -74,8 +74,11 @@ def test_cli_writes_the_reports(scalesim_reports, tmp_path):
     assert "4 layers on a 5x7 ws array" in done.stdout
 
 
-def test_report_records_follow_the_headers():
+def test_report_records_follow_the_headers(tmp_path):
     report = run(_config("CALC", "ws", ARRAYS[0]), GEMM, gemm=True)
+    (tmp_path / "a.cfg").write_text(_config("CALC", "ws", ARRAYS[0]))
+    (tmp_path / "gemm.txt").write_text(GEMM)
+    assert run(str(tmp_path / "a.cfg"), str(tmp_path / "gemm.txt"), gemm=True) == report
     for name, records in report.tables().items():
         columns = [c.strip() for c in HEADERS[name].split(",")[1:-1]]
         assert all(list(record) == columns for record in records)

@@ -226,6 +226,8 @@ def run(config, topology, gemm: bool = False, *, progress: bool = False) -> Repo
             raise TypeError("topology must be a path, a file's text or a list of "
                             "TopologyLayer")
     else:
+        if isinstance(topology, str) and "\n" not in topology and Path(topology).is_file():
+            topology = Path(topology)       # any file name, not only *.csv
         layers = read_topology(topology, kind="gemm" if gemm else "conv")
         if layers[0].line == 1:
             raise TopologyError(1, "SCALE-Sim always skips the first line as a header, and "
