@@ -15,6 +15,10 @@ import scalesim_oracle
 
 from systolic.scalesim import (HEADERS, ConfigError, read_config, run, write_reports)
 
+# One worker runs the whole module (make test uses --dist loadgroup), so SCALE-Sim's matrix
+# runs once rather than once per worker.
+pytestmark = pytest.mark.xdist_group("scalesim_reports")
+
 CONV = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
         "Num Filter, Strides,\n"
         "a, 10, 9, 3, 2, 3, 12, 2,\n"
