@@ -1,8 +1,9 @@
 """Cycle counts and speed against SCALE-Sim 3.0, both measured in the same run.
 
 Run ``python benchmarks/bench_scalesim.py``. SCALE-Sim 3.0.0 crashes under numpy 2.4, so it
-runs in its own virtual environment, ``benchmarks/.venv-scalesim`` (created on the first run
-with ``scalesim==3.0.0`` and ``numpy==2.3.5`` from PyPI, then reused). For every case the
+runs in its own virtual environment, ``.venv-scalesim`` at the repository root (the one
+``make scalesim-venv`` makes for the tests; created on the first run with ``scalesim==3.0.0``
+and ``numpy==2.3.5`` from PyPI, then reused). For every case the
 script
 
 * writes SCALE-Sim's config, GEMM topology and layout files to a temporary folder, runs
@@ -17,10 +18,19 @@ script
 The markdown table is printed and written to ``benchmarks/results/scalesim.md``. The script
 exits with status 1, naming the case and both numbers, if any total differs or SCALE-Sim
 fails, and with status 2 if SCALE-Sim's environment cannot be installed.
+
+``--networks TOPOLOGIES`` runs whole networks instead (ResNet-18/50, MobileNet, YOLO-tiny,
+ViT-S GEMMs from the ``topologies/`` folder of a SCALE-Sim checkout) on SCALE-Sim's
+``google.cfg`` settings (256 x 256, USER bandwidth) and on the same at 32 x 32: SCALE-Sim's
+API and ``systolic.scalesim.run`` each run in a subprocess, timed with their peak memory, and
+all three report files must be equal byte for byte. ``--with-values`` also runs every layer
+(its true GEMM) through ``SystolicArray.run`` on random int8 operands, checked against numpy.
+Results go to ``benchmarks/results/scalesim_networks.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -40,7 +50,8 @@ import systolic
 from machine import cpu_model
 
 HERE = Path(__file__).parent
-VENV = HERE / ".venv-scalesim"
+# The environment the tests use too (``make scalesim-venv``).
+VENV = HERE.parent / ".venv-scalesim"
 VENV_PYTHON = VENV / "bin" / "python"
 RESULTS = HERE / "results" / "scalesim.md"
 SCALESIM_PINS = ("scalesim==3.0.0", "numpy==2.3.5")
@@ -234,8 +245,12 @@ def ensure_scalesim() -> tuple[dict, float]:
             install_failed(f"`python -m venv` exited with status {done.returncode}.\n"
                            f"{done.stdout}{done.stderr}")
     ignore_venv()
-    done = subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", *SCALESIM_PINS],
-                          capture_output=True, text=True)
+    # SCALE-Sim imports only numpy and tqdm of its declared dependencies.
+    done = subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "numpy==2.3.5",
+                           "tqdm"], capture_output=True, text=True)
+    if done.returncode == 0:
+        done = subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--quiet",
+                               "--no-deps", "scalesim==3.0.0"], capture_output=True, text=True)
     if done.returncode != 0:
         install_failed(f"pip exited with status {done.returncode}.\n{done.stdout}{done.stderr}")
     versions = scalesim_versions()
@@ -383,5 +398,163 @@ def main() -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# whole networks: every report cell of both tools
+# --------------------------------------------------------------------------------------------
+
+NETWORKS_RESULTS = HERE / "results" / "scalesim_networks.md"
+# (name, path under topologies/, GEMM rows?)
+NETWORKS = (
+    ("ViT-S GEMMs", "GEMM_mnk/vit_s.csv", True),
+    ("YOLO-tiny", "conv_nets/yolo_tiny.csv", False),
+    ("ResNet-18", "conv_nets/Resnet18.csv", False),
+    ("MobileNet", "conv_nets/mobilenet.csv", False),
+    ("ResNet-50", "mlperf/Resnet50.csv", False),
+)
+# SCALE-Sim's configs/google.cfg ("GoogleTPU_v1_os"), with the array size as a parameter.
+GOOGLE = CONFIG.replace("InterfaceBandwidth: CALC", "InterfaceBandwidth: USER")
+
+# argv: config, topology, layout, output folder, gemm (0/1). Prints seconds and peak RSS.
+SCALESIM_NETWORK = """
+import json, resource, sys, time
+start = time.perf_counter()
+from scalesim.scale_sim import scalesim
+config, topology, layout, top_path, gemm = sys.argv[1:6]
+sim = scalesim(save_disk_space=True, verbose=False, config=config, topology=topology,
+               layout=layout, input_type_gemm=gemm == "1")
+sim.run_scale(top_path=top_path)
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+# The same in our environment; with "values", every layer also runs on the array model.
+OURS_NETWORK = """
+import json, resource, sys, time, warnings
+start = time.perf_counter()
+import numpy as np
+from systolic import SystolicArray
+from systolic.scalesim import run, write_reports
+config, topology, top_path, gemm, values = sys.argv[1:6]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    report = run(config, topology, gemm=gemm == "1")
+write_reports(report, top_path)
+if values == "1":
+    cfg = report.config
+    array = SystolicArray(cfg.rows, cfg.cols, cfg.dataflow)
+    rng = np.random.default_rng(0)
+    for layer in report.layers:
+        a = rng.integers(-128, 128, (layer.m, layer.k), dtype=np.int8)
+        b = rng.integers(-128, 128, (layer.k, layer.n), dtype=np.int8)
+        out = array.run(a, b, engine="fast").output
+        expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+        if not np.array_equal(out, expected):
+            sys.exit(f"values differ from numpy on layer {layer.name}")
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _timed(command, cwd, timeout):
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=cwd,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        raise BenchmarkError(f"{command[2][:40]!r}... failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
+                 timeout: float) -> int:
+    """Whole networks on both tools; print and save the table; return the exit status."""
+    versions, _ = ensure_scalesim()
+    load = os.getloadavg()[0]
+    rows, failures = [], []
+    for size in (256, 32):
+        for name, relative, gemm in NETWORKS:
+            if only and name not in only:
+                continue
+            print(f"{name} on {size}x{size} ...", flush=True)
+            with tempfile.TemporaryDirectory(prefix="scalesim-net-") as tmp:
+                folder = Path(tmp)
+                config = folder / "google.cfg"
+                config.write_text(GOOGLE.format(run_name=RUN_NAME, rows=size, cols=size,
+                                                dataflow="os"))
+                layout = folder / "layout.csv"
+                layout.write_text("Layer name, unused,\n")
+                topology = topologies / relative
+                flag = "1" if gemm else "0"
+                ours = _timed([sys.executable, "-c", OURS_NETWORK, str(config), str(topology),
+                               str(folder / "ours"), flag, "1" if with_values else "0"],
+                              folder, timeout)
+                theirs = _timed([str(VENV_PYTHON), "-c", SCALESIM_NETWORK, str(config),
+                                 str(topology), str(layout), str(folder / "theirs"), flag],
+                                folder, timeout)
+                if theirs is None:
+                    rows.append(f"| {name} | {size}x{size} | skipped (over "
+                                f"{timeout:.0f} s) | - | {ours['seconds']:.2f} s | "
+                                f"{ours['peak_mb']:.0f} MB | - | - |")
+                    continue
+                equal = all((folder / "ours" / RUN_NAME / report).read_text()
+                            == (folder / "theirs" / RUN_NAME / report).read_text()
+                            for report in ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv",
+                                           "DETAILED_ACCESS_REPORT.csv"))
+                if not equal:
+                    failures.append(f"{name} on {size}x{size}: the reports differ")
+                rows.append(f"| {name} | {size}x{size} | {theirs['seconds']:.1f} s | "
+                            f"{theirs['peak_mb']:,.0f} MB | {ours['seconds']:.2f} s | "
+                            f"{ours['peak_mb']:,.0f} MB | "
+                            f"{theirs['seconds'] / ours['seconds']:,.0f}x | "
+                            f"{'yes' if equal else '**NO**'} |")
+    what = "reports and values" if with_values else "reports only"
+    lines = [
+        f"# Whole networks: SCALE-Sim 3.0 against `systolic scalesim` ({what})",
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average {load:.2f} at the start "
+        f"(shared with other jobs); Python {platform.python_version()}, numpy "
+        f"{np.__version__}; SCALE-Sim {versions['scalesim']} with numpy {versions['numpy']}.",
+        "",
+        "Config: SCALE-Sim's `google.cfg` (os, 6 MB / 6 MB / 2 MB SRAMs, USER bandwidth 10) at "
+        "256x256 and at 32x32. Each tool runs once per network in a fresh subprocess (times "
+        "include imports and, for us, loading numba's cached kernels); peak memory is the "
+        "subprocess's maximum RSS. \"equal\" means the three report files are identical"
+        + (". Our run also computes every layer's int8 product on the array model, checked "
+           "against numpy." if with_values else "."),
+        "",
+        "| network | array | SCALE-Sim time | SCALE-Sim peak | our time | our peak | speed-up "
+        "| equal |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+        *rows,
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if failures:
+        print("FAILED:\n" + "\n".join(failures), file=sys.stderr)
+        return 1
+    target = NETWORKS_RESULTS if not with_values else NETWORKS_RESULTS.with_name(
+        "scalesim_networks_values.md")
+    target.write_text(text)
+    return 0
+
+
+def cli() -> int:
+    """Parse the command line and run the chosen benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", type=Path, metavar="TOPOLOGIES",
+                        help="run whole networks from this SCALE-Sim topologies/ folder")
+    parser.add_argument("--with-values", action="store_true",
+                        help="with --networks: also compute every layer's values")
+    parser.add_argument("--only", action="append", metavar="NETWORK",
+                        help="with --networks: run only this network (repeatable)")
+    parser.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
+                        help="with --networks: skip a SCALE-Sim run still going after this "
+                             "(default 900)")
+    args = parser.parse_args()
+    if args.networks is None:
+        return main()
+    return run_networks(args.networks, args.with_values, args.only, args.timeout)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -71,18 +71,18 @@ IfmapOffset: 0
 FilterOffset: 10000000
 OfmapOffset: 20000000
 Dataflow: {dataflow}
-Bandwidth: 10
+Bandwidth: {bandwidth}
 ReadRequestBuffer: 32
 WriteRequestBuffer: 32
 
 [layout]
 IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 10
-IfmapSRAMBankNum: 10
+IfmapSRAMBankBandwidth: {ifmap_bw}
+IfmapSRAMBankNum: 1
 IfmapSRAMBankPort: 2
 FilterCustomLayout: False
-FilterSRAMBankBandwidth: 10
-FilterSRAMBankNum: 10
+FilterSRAMBankBandwidth: {filter_bw}
+FilterSRAMBankNum: 1
 FilterSRAMBankPort: 2
 
 [sparsity]
@@ -93,7 +93,7 @@ BlockSize: 8
 RandomNumberGeneratorSeed: 40
 
 [run_presets]
-InterfaceBandwidth: CALC
+InterfaceBandwidth: {mode}
 UseRamulatorTrace: False
 """
 
@@ -112,11 +112,12 @@ for config, topology, layout, outdir, gemm in json.loads(sys.argv[1]):
 """
 
 
-def config_text(rows, cols, dataflow, ifmap_kb=64, filter_kb=64, ofmap_kb=64,
-                run_name="run"):
-    """A CALC-mode SCALE-Sim config."""
+def config_text(rows, cols, dataflow, ifmap_kb=64, filter_kb=64, ofmap_kb=64, mode="CALC",
+                bandwidth=10, ifmap_bw=10, filter_bw=10, run_name="run"):
+    """A SCALE-Sim config (custom layouts, sparsity and Ramulator off)."""
     return CONFIG.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
-                         ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb)
+                         ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb, mode=mode,
+                         bandwidth=bandwidth, ifmap_bw=ifmap_bw, filter_bw=filter_bw)
 
 
 def run_cases(folder: Path, cases) -> list[dict]:

@@ -16,6 +16,9 @@ Sub-commands:
     Synthesise the array with Yosys and count its resources (:mod:`systolic.synth`).
 ``sweep``
     Run a design-space sweep described in TOML (:mod:`systolic.sweep`).
+``scalesim``
+    SCALE-Sim 3.0's three reports from its own config and topology files
+    (:mod:`systolic.scalesim`).
 
 Bad arguments or files end the program with exit status 2 and a one-line message on stderr;
 output files are checked before any work starts. A reader that closes the pipe early
@@ -175,6 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     from .sweep import add_sweep_parser
     add_sweep_parser(commands)
     _add_onnx_parser(commands, _pair, _UsageError)
+    from .scalesim._cli import add_parser as add_scalesim_parser
+    add_scalesim_parser(commands)
     return parser
 
 

@@ -151,7 +151,8 @@ def read_topology(source, kind: str | None = None) -> list[TopologyLayer]:
                              f"{row!r}")
             continue
         layer_kind = kind or ("gemm" if leading == 3 else "conv")
-        layers.extend(_parse_row(number, name, values, leading, layer_kind, notes))
+        layers.extend(_parse_row(number, name, values, leading, layer_kind, notes,
+                                 explicit=kind is not None))
     if not layers:
         raise TopologyError(1, "no layers")
     for note in notes:
@@ -159,7 +160,7 @@ def read_topology(source, kind: str | None = None) -> list[TopologyLayer]:
     return layers
 
 
-def _parse_row(number, name, values, leading, kind, notes):
+def _parse_row(number, name, values, leading, kind, notes, explicit=False):
     needed = 3 if kind == "gemm" else 7
     if leading < needed:
         if leading < len(values) and values[leading] != "" and not _RATIO.fullmatch(
@@ -167,6 +168,9 @@ def _parse_row(number, name, values, leading, kind, notes):
             raise TopologyError(number, f"field {values[leading]!r} is not an integer")
         if kind == "gemm":
             raise TopologyError(number, f"expected 3 numbers (GEMM: M, N, K), got {leading}")
+        if explicit:   # a conv topology (-i conv): a GEMM row is as wrong as any other
+            raise TopologyError(number, f"expected 7 numbers (conv: IfH, IfW, FH, FW, C, "
+                                        f"NumFilt, Stride), got {leading}")
         raise TopologyError(number, f"expected 3 numbers (GEMM: M, N, K) or 7 (conv: IfH, "
                                     f"IfW, FH, FW, C, NumFilt, Stride), got {leading}")
     numbers = [int(v) for v in values[:needed]]
