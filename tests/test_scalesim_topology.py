@@ -114,7 +114,7 @@ def test_notes_for_extra_headers_and_depthwise():
     ("a, 1, 2,\n", None, r"^line 1: expected 3 numbers \(GEMM: M, N, K\) or 7 \(conv: IfH, "
                          r"IfW, FH, FW, C, NumFilt, Stride\), got 2$"),
     ("h,\nLSTM, 1, B, 1, 1, H, H, 1,\n", None, r"^line 2: field 'B' is not an integer$"),
-    ("h,\nL0, 5, 6, 7,\n", "conv", r"^line 2: expected 3 numbers .* or 7 .*, got 3$"),
+    ("h,\nL0, 5, 6, 7,\n", "conv", r"^line 2: expected 7 numbers \(conv: .*\), got 3$"),
     ("h,\nc, 8, 8, 3, 3, 2, 6, 2,\n", "gemm",
      r"^line 2: the field after K must be an N:M sparsity ratio, not '3' \(a conv row\?\)$"),
     ("h,\nL0, 5, 6, 7, 4:2,\n", None, r"^line 2: sparsity '4:2' must be N:M with 1 <= N <= M$"),

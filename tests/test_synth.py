@@ -69,7 +69,7 @@ def test_cli_text(capsys):
 def test_cli_errors_are_one_line(capsys):
     assert main(["synth", "--dims", "2x2", "--acc-bits", "8"]) == 2
     err = capsys.readouterr().err
-    assert err == "systolic synth: error: acc_bits must be in 16..32, got 8\n"
+    assert err == "systolic synth: error: acc_bits must be an integer from 16 to 32, got 8\n"
     assert main(["synth", "--dims", "2x0"]) == 2
     assert "expected RxC" in capsys.readouterr().err
 
