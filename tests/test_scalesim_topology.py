@@ -121,6 +121,10 @@ def test_notes_for_extra_headers_and_depthwise():
     ("h,\nL0, 5, 0, 7,\n", None, r"^line 2: fields must be >= 1, got 0$"),
     ("h,\nL0, 5, -6, 7,\n", None, r"^line 2: fields must be >= 1, got -6$"),
     ("h,\nL0, 5, 6.0, 7,\n", None, r"^line 2: field '6.0' is not an integer$"),
+    # a row of only non-integer numbers is data gone wrong, not a header to skip
+    ("h,\nL0, 3.0, 2.0, 4.0,\n", None, r"^line 2: field '3.0' is not an integer$"),
+    ("h,\nc, 4, 4, 3, 3, 1, 2, 1,\nL1, 1e3, .5, 4.,\n", None,
+     r"^line 3: field '1e3' is not an integer$"),
     ("h,\nc, 4, 4, 5, 5, 1, 2, 1,\n", None, r"^line 2: filter 5x5 is larger than the 4x4 input$"),
     (",,,,\n# nothing\n", None, r"^line 1: no layers$"),
 ])

@@ -31,6 +31,8 @@ __all__ = ["LayerTiming", "TopologyError", "TopologyLayer", "TopologyWarning", "
 _KINDS = (None, "conv", "gemm")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _RATIO = re.compile(r"([0-9]+):([0-9]+)")
+# Anything a reader could take for a number (3.0, 1e3, .5): such a row is data, never a header.
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class TopologyError(ValueError):
@@ -145,7 +147,7 @@ def read_topology(source, kind: str | None = None) -> list[TopologyLayer]:
         leading = 0
         while leading < len(values) and _INTEGER.fullmatch(values[leading]):
             leading += 1
-        if leading == 0 and not any(_INTEGER.fullmatch(v) for v in values):
+        if leading == 0 and not any(_NUMBER.fullmatch(v) for v in values):
             if layers or number > 1:
                 notes.append(f"line {number}: ignored a row without numbers (a header?): "
                              f"{row!r}")
