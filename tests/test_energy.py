@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -88,6 +89,9 @@ def test_run_counts_follow_the_run(dataflow, engine):
                                                         cycles=res.cycles, sram_kib=2)
     assert energy_j(res, sram_kib=2) == energy_j(run_counts(res, sram_kib=2))
     assert area_mm2(res) == area_mm2((3, 4), dataflow=dataflow)
+    # the run reports them itself, at the defaults (24 MiB buffer, no buffer in the area)
+    assert res.energy_j == energy_j(res) == energy_j(run_counts(res))
+    assert res.area_mm2 == area_mm2((3, 4), dataflow=dataflow)
 
 
 def test_tpu_report_counts_by_hand():
@@ -111,6 +115,13 @@ def test_tpu_report_counts_by_hand():
     assert c.dram_bytes == 16 + 16
     assert c.sram_kib == config.ub_bytes / 1024
     assert energy_j(report, config=config) == energy_j(c)
+    # the report knows its machine
+    assert report.config == config
+    assert report.energy_j == energy_j(c)
+    assert report.area_mm2 == area_mm2(config)
+    anonymous = dataclasses.replace(report, config=None)
+    with pytest.raises(ValueError, match=r"^this report does not name its machine \(config=None\)"):
+        anonymous.energy_j
 
 
 def test_area_by_hand():

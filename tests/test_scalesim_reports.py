@@ -13,7 +13,9 @@ import sys
 import pytest
 import scalesim_oracle
 
+from systolic import energy
 from systolic.scalesim import (HEADERS, ConfigError, read_config, run, write_reports)
+from systolic.timing import breakdown
 
 # One worker runs the whole module (make test uses --dist loadgroup), so SCALE-Sim's matrix
 # runs once rather than once per worker.
@@ -74,8 +76,24 @@ def test_cli_writes_the_reports(scalesim_reports, tmp_path):
         assert (folder / name).read_text() == text
     assert sorted(p.name for p in folder.iterdir()) == [
         "BANDWIDTH_REPORT.csv", "COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv",
-        "SYSTOLIC_REPORT.csv"]
+        "ENERGY_REPORT.csv", "SYSTOLIC_REPORT.csv"]
     assert "4 layers on a 5x7 ws array" in done.stdout
+    # our energy report: each layer priced at the exact cycles, the three SRAMs as one buffer
+    config = read_config(tmp_path / "a.cfg")
+    sram_kib = config.ifmap_kb + config.filter_kb + config.ofmap_kb
+    lines = (folder / "ENERGY_REPORT.csv").read_text().splitlines()
+    assert lines[0].startswith("LayerID, Layer, Energy J, MAC J,")
+    assert len(lines) == 1 + len(run(config, CONV).layers)
+    for line, layer in zip(lines[1:], run(config, CONV).layers):
+        fields = [f.strip() for f in line.split(",")[:-1]]
+        counts = energy.matmul_counts(layer.m, layer.k, layer.n, config.rows, config.cols, "ws",
+                                      cycles=breakdown(layer.m, layer.k, layer.n, config.rows,
+                                                       config.cols, "ws").total,
+                                      sram_kib=sram_kib)
+        assert fields[1] == layer.name
+        assert float(fields[2]) == pytest.approx(energy.energy_j(counts), rel=1e-12)
+        assert float(fields[-1]) == pytest.approx(energy.area_mm2(
+            (config.rows, config.cols), sram_kib=sram_kib), rel=1e-12)
 
 
 def test_report_records_follow_the_headers(tmp_path):

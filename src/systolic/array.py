@@ -135,6 +135,23 @@ class RunResult:
     dims: tuple[int, int]
     dataflow: Dataflow
 
+    @property
+    def energy_j(self) -> float:
+        """Energy of the run in joules (:func:`systolic.energy.energy_j`).
+
+        Priced at the 45 nm defaults with a 24 MiB buffer, TPU v1's Unified Buffer.
+        """
+        from . import energy
+
+        return energy.energy_j(self)
+
+    @property
+    def area_mm2(self) -> float:
+        """Area of the run's array in mm^2 (:func:`systolic.energy.area_mm2`), no buffers."""
+        from . import energy
+
+        return energy.area_mm2(self)
+
 
 class Stepper:
     """A cycle-accurate run that advances on request (made by :meth:`SystolicArray.stepper`).

@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .. import energy
 from ..timing import breakdown
 from ..tpu._scalesim import TopologyError, TopologyWarning, read_topology
 from . import ConfigError, read_config, run, write_reports
@@ -16,12 +17,16 @@ Compute SCALE-Sim 3.0's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
 DETAILED_ACCESS_REPORT.csv for a topology and a config, with the same flags, file formats
 and numbers as `python -m scalesim.scale`, and write them to OUTDIR/<run_name>/ together
 with SYSTOLIC_REPORT.csv (this model's exact cycles with weight double buffering, and their
-breakdown). SCALE-Sim's traces (layer<i>/*_TRACE.csv) are not written: -s is accepted and
-ignored. Both bandwidth modes (CALC, USER) are modelled; custom layouts, sparsity and
-Ramulator traces are not (they are refused, naming the key)."""
+breakdown) and ENERGY_REPORT.csv (each layer's energy at those cycles and the design's area,
+from systolic.energy's 45 nm table, the three SRAMs taken as one buffer). SCALE-Sim's
+traces (layer<i>/*_TRACE.csv) are not written: -s is accepted and ignored. Both bandwidth
+modes (CALC, USER) are modelled; custom layouts, sparsity and Ramulator traces are not
+(they are refused, naming the key)."""
 
 SYSTOLIC_HEADER = ("LayerID, Layer, M, K, N, SCALE-Sim M, Exact Cycles, Weight Load, "
                    "Streaming, Stall, Drain, Fill, Util %,")
+ENERGY_HEADER = ("LayerID, Layer, Energy J, MAC J, Accumulator Add J, Register Hop J, SRAM J, "
+                 "DRAM J, Idle J, Area mm2,")
 
 
 def add_parser(commands) -> None:
@@ -78,14 +83,23 @@ def main(args) -> int:
         folder = write_reports(report, args.p)
     except OSError as error:
         return _fail(f"cannot write to {args.p}: {error.strerror or error}")
-    lines = [SYSTOLIC_HEADER]
+    lines, energy_lines = [SYSTOLIC_HEADER], [ENERGY_HEADER]
+    sram_kib = config.ifmap_kb + config.filter_kb + config.ofmap_kb
+    area = energy.area_mm2((config.rows, config.cols), dataflow=config.dataflow,
+                           sram_kib=sram_kib)
     for index, layer in enumerate(report.layers):
         parts = breakdown(layer.m, layer.k, layer.n, config.rows, config.cols, config.dataflow)
         util = layer.m * layer.k * layer.n * 100 / (parts.total * config.rows * config.cols)
         values = (layer.name, layer.m, layer.k, layer.n, layer.scalesim_m, parts.total,
                   parts.weight_load, parts.streaming, parts.stall, parts.drain, parts.fill, util)
         lines.append(f"{index}, " + ", ".join(str(v) for v in values) + ",")
+        joules = energy.energy_breakdown(energy.matmul_counts(
+            layer.m, layer.k, layer.n, config.rows, config.cols, config.dataflow,
+            cycles=parts.total, sram_kib=sram_kib))
+        values = (layer.name, sum(joules.values()), *joules.values(), area)
+        energy_lines.append(f"{index}, " + ", ".join(str(v) for v in values) + ",")
     (folder / "SYSTOLIC_REPORT.csv").write_text("\n".join(lines) + "\n")
+    (folder / "ENERGY_REPORT.csv").write_text("\n".join(energy_lines) + "\n")
     cycles = sum(row["Total Cycles"] for row in report.compute)
     print(f"{len(report.layers)} layers on a {config.rows}x{config.cols} {config.dataflow} "
           f"array: {cycles:,} SCALE-Sim cycles; reports in {folder}")

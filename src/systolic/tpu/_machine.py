@@ -156,6 +156,8 @@ class RunReport:
         Tiles fetched from the Weight Memory.
     host_bytes : int
         Bytes moved over the host link.
+    config : TPUConfig or None
+        The machine the program ran on (prices :attr:`energy_j` and :attr:`area_mm2`).
     """
 
     cycles: int
@@ -169,6 +171,27 @@ class RunReport:
     timeline: tuple
     weight_tiles: int
     host_bytes: int
+    config: TPUConfig | None = None
+
+    @property
+    def energy_j(self) -> float:
+        """Energy of the run in joules, at the 45 nm defaults of :mod:`systolic.energy`."""
+        from .. import energy
+
+        return energy.energy_j(self, config=self._machine())
+
+    @property
+    def area_mm2(self) -> float:
+        """Area of the machine's PEs and buffers in mm^2 (:func:`systolic.energy.area_mm2`)."""
+        from .. import energy
+
+        return energy.area_mm2(self._machine())
+
+    def _machine(self) -> TPUConfig:
+        if self.config is None:
+            raise ValueError("this report does not name its machine (config=None): use "
+                             "systolic.energy.energy_j(report, config=...)")
+        return self.config
 
     @property
     def weight_wait(self) -> int:
@@ -529,7 +552,7 @@ class _Run:
             utilization=useful / (total * cfg.rows * cfg.cols) if total else 0.0,
             breakdown=self.breakdown,
             timeline=tuple(entries),
-            weight_tiles=len(self.fetch_done), host_bytes=self.host_bytes)
+            weight_tiles=len(self.fetch_done), host_bytes=self.host_bytes, config=cfg)
 
     # Each handler returns (start, end, unit, cause): ``cause`` is the category charged to the
     # matrix unit when a later instruction's issue waits for this one to start.

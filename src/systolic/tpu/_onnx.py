@@ -324,7 +324,8 @@ def _merge(reports, config: TPUConfig) -> RunReport:
                      2 * useful / seconds / 1e12, config.peak_tops,
                      useful / (cycles * config.rows * config.cols), breakdown,
                      sum((r.timeline for r in reports), ()),
-                     sum(r.weight_tiles for r in reports), sum(r.host_bytes for r in reports))
+                     sum(r.weight_tiles for r in reports), sum(r.host_bytes for r in reports),
+                     config)
 
 
 def _toposort(nodes):
