@@ -200,13 +200,22 @@ class RunReport:
 
     def summary(self) -> str:
         """A few lines of text for people."""
-        lines = [f"{self.cycles:,} cycles = {self.seconds * 1e6:,.2f} us, "
-                 f"{self.tops:.2f} of {self.peak_tops:.2f} peak TOPS (1 MAC = 2 ops), "
-                 f"utilisation {self.utilization:.1%}"]
-        for name in BREAKDOWN_CATEGORIES:
-            value = self.breakdown[name]
-            lines.append(f"  {name:<13}{value:>12,}  {value / max(self.cycles, 1):6.1%}")
-        return "\n".join(lines)
+        return "\n".join(summary_lines(self))
+
+
+def summary_lines(report, tops_digits: int = 2, util_digits: int = 1) -> list[str]:
+    """The totals line and one line per breakdown category of a run ``report``.
+
+    ``report`` has ``cycles``, ``seconds``, ``tops``, ``peak_tops``, ``utilization`` and a
+    ``breakdown`` keyed by :data:`BREAKDOWN_CATEGORIES` (a :class:`RunReport` or an ONNX run's).
+    """
+    lines = [f"{report.cycles:,} cycles = {report.seconds * 1e6:,.2f} us, "
+             f"{report.tops:.{tops_digits}f} of {report.peak_tops:.2f} peak TOPS "
+             f"(1 MAC = 2 ops), utilisation {report.utilization:.{util_digits}%}"]
+    for name in BREAKDOWN_CATEGORIES:
+        value = report.breakdown[name]
+        lines.append(f"  {name:<13}{value:>12,}  {value / max(report.cycles, 1):6.1%}")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------

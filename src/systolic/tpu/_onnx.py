@@ -20,7 +20,7 @@ import numpy as np
 
 from ._compiler import Conv2D, Dense, Network, compile_network
 from ._config import TPUConfig
-from ._machine import BREAKDOWN_CATEGORIES, RunReport
+from ._machine import BREAKDOWN_CATEGORIES, RunReport, summary_lines
 from ._quant import Requant, requantize_float32
 
 __all__ = ["OnnxReport", "OnnxSession", "LayerReport"]
@@ -137,12 +137,7 @@ class OnnxReport:
 
     def summary(self) -> str:
         """Totals, the breakdown and one line per layer."""
-        lines = [f"{self.cycles:,} cycles = {self.seconds * 1e6:,.2f} us, "
-                 f"{self.tops:.3f} of {self.peak_tops:.2f} peak TOPS (1 MAC = 2 ops), "
-                 f"utilisation {self.utilization:.2%}"]
-        for name in BREAKDOWN_CATEGORIES:
-            value = self.breakdown[name]
-            lines.append(f"  {name:<13}{value:>12,}  {value / max(self.cycles, 1):6.1%}")
+        lines = summary_lines(self, tops_digits=3, util_digits=2)
         lines.append(f"  {'layer':<24}{'op':<26}{'where':<6}{'cycles':>12}{'MACs':>14}")
         for layer in self.layers:
             lines.append(f"  {layer.name[:23]:<24}{layer.op[:25]:<26}{layer.where:<6}"
