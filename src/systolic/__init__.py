@@ -27,6 +27,7 @@ from .array import (
     SystolicArray,
     matmul,
 )
+from .faults import Fault
 
 try:
     __version__ = version("systolic")
@@ -39,6 +40,8 @@ __all__ = [
     "SystolicArray",
     "matmul",
     "Dataflow",
+    # faults in the registers (docs/contract.md, section 6)
+    "Fault",
     # what a run returns
     "RunResult",
     "CycleBreakdown",
