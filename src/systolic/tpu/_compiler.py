@@ -401,6 +401,8 @@ class _Emitter:
         cfg = self.cfg
         tile = np.zeros((cfg.rows, cfg.cols), np.int64)
         tile[:block.shape[0], :block.shape[1]] = block
+        for pe in cfg.bypass:           # fault-aware pruning (systolic.tpu.prune_network)
+            tile[pe] = 0
         addr = len(self.tiles) * cfg.tile_bytes
         self.tiles.append((addr, tile))
         return addr
@@ -434,6 +436,9 @@ def _quant_instruction(req: Requant, float_mode: bool = False) -> tuple:
 def compile_network(network: Network, batch: int, config: TPUConfig | None = None
                     ) -> CompiledNetwork:
     """Compile ``network`` for ``batch`` examples on the machine ``config``.
+
+    Weights that land on a bypassed PE of ``config.bypass`` are written as 0 (fault-aware
+    pruning): the program computes :func:`systolic.tpu.prune_network` of ``network``.
 
     Raises
     ------

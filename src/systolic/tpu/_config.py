@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from .._checks import check_bool, check_choice, check_int, check_number
+from ..faults import check_bypass, check_faults
 
 __all__ = ["TPUConfig"]
 
@@ -55,6 +56,14 @@ class TPUConfig:
     precision : str
         Operand widths ``"8x8"`` (weights x activations). TPU v1's half and quarter speed modes
         (``"8x16"``, ``"16x8"``, ``"16x16"``) are not modelled and are rejected.
+    faults : sequence of systolic.Fault
+        Faults in the matrix unit's PE registers (``docs/contract.md``, section 6; the array
+        is weight-stationary with 32-bit sums). A stuck bit is stuck in every matrix
+        instruction; the cycle of a flip counts the matrix unit's cycles (docs/tpu.md,
+        "Faults in the matrix unit"). Stored as a tuple.
+    bypass : sequence of (int, int)
+        Bypassed PEs of the matrix unit (their products are 0); :func:`compile_network`
+        zeroes the weights that land on them (fault-aware pruning). Stored as a sorted tuple.
 
     Raises
     ------
@@ -76,6 +85,8 @@ class TPUConfig:
     activate_latency: int = 8
     double_buffer: bool = True
     precision: str = "8x8"
+    faults: tuple = ()
+    bypass: tuple = ()
 
     def __post_init__(self):
         self._set_int("rows", 1, 4096)
@@ -99,6 +110,9 @@ class TPUConfig:
         if self.ub_rows > 1 << UB_ADDRESS_BITS:
             raise ValueError(f"ub_bytes={self.ub_bytes!r} gives {self.ub_rows} rows, more than "
                              f"the {UB_ADDRESS_BITS}-bit UB address reaches")
+        object.__setattr__(self, "faults", check_faults(self.faults, "ws", self.rows,
+                                                        self.cols, 32))
+        object.__setattr__(self, "bypass", check_bypass(self.bypass, self.rows, self.cols))
 
     def _set_int(self, name: str, low: int, high: int | None = None) -> None:
         # Stored as a Python int: sizes multiply into addresses beyond any fixed-width int.

@@ -461,6 +461,10 @@ class TPU:
         ------
         ProgramError
             The program is malformed (nothing is executed then).
+        ValueError
+            A flip of ``config.faults`` after the matrix unit's last cycle
+            (:func:`systolic.tpu.matrix_cycles`), or faults the fast path cannot compute
+            exactly (nothing is executed then).
         """
         if not isinstance(program, Program):
             raise TypeError(f"program must be a Program, not {program!r}")
@@ -468,15 +472,44 @@ class TPU:
         if useful_macs is not None:
             useful_macs = check_int("useful_macs", useful_macs, 0)
         check_program(program, self.config)
-        return _Run(self, engine).execute(program, useful_macs)
+        runs = _check_faults(self, program, engine)
+        return _Run(self, engine, runs).execute(program, useful_macs)
+
+
+def _check_faults(tpu: TPU, program: Program, engine: str) -> list[int] | None:
+    """The array run lengths when the machine has faults or bypassed PEs (else ``None``),
+    after refusing flips outside the matrix unit's cycles and what the fast path cannot do."""
+    cfg = tpu.config
+    if not cfg.faults and not cfg.bypass:
+        return None
+    from ._faults import matrix_runs
+
+    runs = matrix_runs(program, cfg)
+    flips = [f for f in cfg.faults if f.kind == "flip"]
+    late = [f for f in flips if f.cycle >= sum(runs)]
+    if late:
+        raise ValueError(f"flip at cycle {late[0].cycle} is after the matrix unit's last "
+                         f"cycle: this program runs it for {sum(runs)} cycles "
+                         f"(0..{sum(runs) - 1}, see systolic.tpu.matrix_cycles)")
+    if engine == "fast":
+        if flips:
+            raise ValueError("engine='fast' cannot compute flips: use engine='cycle'")
+        # the array's fast path says itself which faults it computes exactly: ask it on a
+        # one-vector product before anything runs
+        zero_x = np.zeros((1, cfg.rows), np.int8)
+        zero_w = np.zeros((cfg.rows, cfg.cols), np.int8)
+        tpu._array.run(zero_x, zero_w, engine="fast", faults=cfg.faults, bypass=cfg.bypass)
+    return runs
 
 
 class _Run:
     """One execution: functional state changes plus the timing bookkeeping."""
 
-    def __init__(self, tpu: TPU, engine: str):
+    def __init__(self, tpu: TPU, engine: str, runs: list[int] | None = None):
         cfg = tpu.config
         self.tpu, self.cfg, self.engine = tpu, cfg, engine
+        self.runs = runs            # array run lengths (None without faults or bypass)
+        self.matrix_cycle = 0       # the matrix unit's cycle count at the current run
         self.ub = _Tracker(cfg.ub_rows)
         self.acc = _Tracker(cfg.acc_rows)
         self.requant = Requant()
@@ -628,7 +661,7 @@ class _Run:
         x = self.tpu.ub[src, :cfg.rows]
         x = x.view(np.uint8) if inst.has("xu") else x.view(np.int8)
         w = self.active_tile.view(np.uint8) if inst.has("wu") else self.active_tile.view(np.int8)
-        res = self.tpu._array.run(x, w, engine=self.engine)
+        res = self.tpu._array.run(x, w, engine=self.engine, **self._faults())
         latency = res.breakdown.drain
         first, binding = self._first_vector(issue, load, src, dst, latency)
         self._charge_wait(first, binding, cause, load, load_cause, src)
@@ -645,6 +678,18 @@ class _Run:
         category = {"weights": "weight_stall", "acc": "activation", "array": "computing",
                     "other": cause}.get(binding, "host")
         return first, land, "matrix", category
+
+    def _faults(self) -> dict:
+        """The faults and bypass of the next array run, flips in its own cycles."""
+        if self.runs is None:
+            return {}
+        first = self.matrix_cycle
+        total = self.runs.pop(0)
+        self.matrix_cycle += total
+        faults = [f if f.kind != "flip" else replace(f, cycle=f.cycle - first)
+                  for f in self.cfg.faults
+                  if f.kind != "flip" or first <= f.cycle < first + total]
+        return {"faults": faults, "bypass": self.cfg.bypass}
 
     def _switch_tile(self, issue, cause):
         """Pop the next tile from the Weight FIFO: when its shift starts, and what held it."""
