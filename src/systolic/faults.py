@@ -210,7 +210,7 @@ def check_bypass(bypass, rows: int, cols: int) -> tuple[tuple[int, int], ...]:
 # Campaigns: many random faults over one workload
 # --------------------------------------------------------------------------------------------
 
-def _names(name: str, value, choices) -> tuple[str, ...]:
+def _names(name: str, value, choices, item_name: str) -> tuple[str, ...]:
     value = (value,) if isinstance(value, str) else value
     if not hasattr(value, "__iter__"):
         raise TypeError(f"{name} must be a string or a sequence of strings, got {value!r}")
@@ -218,7 +218,7 @@ def _names(name: str, value, choices) -> tuple[str, ...]:
     if not value:
         raise ValueError(f"{name} must not be empty")
     for item in value:
-        check_choice(name, item, choices)
+        check_choice(item_name, item, choices)
     return value
 
 
@@ -257,9 +257,10 @@ class FaultModel:
     --------
     >>> import numpy as np
     >>> model = FaultModel("stuck_at_1", "psum", bits=range(28, 32), count=2)
-    >>> model.sample(np.random.default_rng(0), "ws", 4, 4)
-    (Fault(register='psum', pe=(3, 2), bit=30, kind='stuck_at_1', cycle=None), \
-Fault(register='psum', pe=(0, 3), bit=30, kind='stuck_at_1', cycle=None))
+    >>> for fault in model.sample(np.random.default_rng(0), "ws", 4, 4):
+    ...     print(fault)
+    Fault(register='psum', pe=(3, 0), bit=29, kind='stuck_at_1', cycle=None)
+    Fault(register='psum', pe=(2, 2), bit=29, kind='stuck_at_1', cycle=None)
     """
 
     kinds: tuple = ("flip",)
@@ -270,7 +271,7 @@ Fault(register='psum', pe=(0, 3), bit=30, kind='stuck_at_1', cycle=None))
     cycles: range | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "kinds", _names("kinds", self.kinds, FAULT_KINDS))
+        object.__setattr__(self, "kinds", _names("kinds", self.kinds, FAULT_KINDS, "kind"))
         if isinstance(self.registers, str) or hasattr(self.registers, "__iter__"):
             registers = (self.registers,) if isinstance(self.registers, str) \
                 else tuple(self.registers)

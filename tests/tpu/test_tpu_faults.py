@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from systolic import Fault, SystolicArray
-from systolic.tpu import (Conv2D, Dense, Network, Pool2D, Program, Requant, TPUConfig,
+from systolic.tpu import (TPU, Conv2D, Dense, Network, Pool2D, Program, Requant, TPUConfig,
                           compile_network, matrix_cycles, prune_network)
 
 # 256 accumulator rows: one batch block per layer for the networks below, one tile per block
@@ -171,3 +171,88 @@ def test_matrix_cycles_refuses_bad_arguments():
         matrix_cycles("Halt")
     with pytest.raises(TypeError, match=r"^config must be a TPUConfig, not 4$"):
         matrix_cycles(Program.parse("Halt"), 4)
+
+
+# -- faults in the matrix unit ----------------------------------------------------------------
+
+def _two_tile_machine(faults=(), bypass=(), seed=9):
+    """A 4x4 machine that multiplies 6 rows by two tiles into accumulator rows 0..5, 6..11."""
+    rng = np.random.default_rng(seed)
+    cfg = TPUConfig(rows=4, cols=4, ub_bytes=1 << 10, acc_rows=16, faults=faults,
+                    bypass=bypass)
+    x = rng.integers(-128, 128, (6, 4), dtype=np.int8)
+    w = rng.integers(-128, 128, (2, 4, 4), dtype=np.int8)
+    tpu = TPU(cfg)
+    tpu.host.write(0, x)
+    tpu.weight_memory.write(0, w)
+    program = Program.parse("""
+        Read_Weights 0, 2
+        Read_Host_Memory 0, 0, 6
+        MatrixMultiply.switch 0, 0, 6
+        MatrixMultiply.switch 0, 6, 6
+        Halt""")
+    return tpu, program, x, w
+
+
+@pytest.mark.parametrize("flip_cycle", [0, 9, 16, 17, 25, 33])
+def test_each_matrix_instruction_is_an_array_run_with_the_faults(flip_cycle):
+    # each run is 4 + 6 + 7 = 17 cycles: the flip hits the first run (0, 9, 16) or the second
+    stuck = Fault("psum", (2, 1), 20, "stuck_at_1")
+    flip = Fault("w_active", (1, 3), 7, "flip", cycle=flip_cycle)
+    tpu, program, x, w = _two_tile_machine([stuck, flip], bypass=[(0, 2)])
+    assert matrix_cycles(program, tpu.config) == 34
+    tpu.run(program, engine="cycle")
+    array = SystolicArray(4, 4, "ws")
+    for i in range(2):
+        local = [stuck]
+        if 17 * i <= flip_cycle < 17 * (i + 1):
+            local.append(replace(flip, cycle=flip_cycle - 17 * i))
+        res = array.run(x, w[i], engine="cycle", faults=local, bypass=[(0, 2)])
+        np.testing.assert_array_equal(tpu.acc[6 * i:6 * i + 6], res.output)
+    sound, *_ = _two_tile_machine()
+    sound.run(program)
+    assert not np.array_equal(tpu.acc[:12], sound.acc[:12])
+
+
+def test_the_fast_engine_computes_bypass_and_stuck_weight_bits_like_the_cycle_engine():
+    faults = [Fault("w_shadow", (3, 0), 6, "stuck_at_1"), Fault("w_active", (0, 1), 2,
+                                                                  "stuck_at_0")]
+    results = []
+    for engine in ("fast", "cycle"):
+        tpu, program, _, _ = _two_tile_machine(faults, bypass=[(1, 1), (2, 3)])
+        tpu.run(program, engine=engine)
+        results.append(tpu.acc[:12].copy())
+    np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("fault", [Fault("psum", (0, 0), 3, "stuck_at_1"),
+                                   Fault("x", (1, 1), 0, "flip", cycle=3)])
+def test_the_fast_engine_refuses_other_faults_before_running(fault):
+    tpu, program, _, _ = _two_tile_machine([fault])
+    with pytest.raises(ValueError, match=r"^the fast engine cannot compute Fault\(.*\) exactly "
+                                         r"\(it computes bypassed PEs and stuck bits of "
+                                         r"w_active/w_shadow on ws/is\): use engine='cycle'$"):
+        tpu.run(program, engine="fast")
+    assert not tpu.ub.any() and not tpu.acc.any()
+
+
+def test_a_flip_after_the_matrix_units_last_cycle_is_refused_before_running():
+    tpu, program, _, _ = _two_tile_machine([Fault("psum", (0, 0), 3, "flip", cycle=34)])
+    with pytest.raises(ValueError, match=r"^flip at cycle 34 is after the matrix unit's last "
+                                         r"cycle: this program runs it for 34 cycles \(0\.\.33, "
+                                         r"see systolic\.tpu\.matrix_cycles\)$"):
+        tpu.run(program, engine="cycle")
+    assert not tpu.ub.any()
+
+
+@pytest.mark.parametrize("engine", ["fast", "cycle"])
+@pytest.mark.parametrize("cnn", [False, True])
+def test_compiled_program_on_a_machine_with_bypassed_pes_computes_the_pruned_reference(
+        engine, cnn):
+    rng = np.random.default_rng(11)
+    net = _cnn(rng) if cnn else _mlp(rng)
+    x = rng.integers(-128, 128, (2,) + net.input_shape)
+    cfg = replace(SMALL, bypass=[(1, 1), (4, 0), (6, 7), (0, 5), (3, 3), (7, 2)])
+    out, _ = compile_network(net, 2, cfg).run(x, engine=engine)
+    np.testing.assert_array_equal(out, prune_network(net, cfg).reference(x))
+    assert not np.array_equal(prune_network(net, cfg).reference(x), net.reference(x))

@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._dataflow import Dataflow
 from .._engine import wrap
+from .._fault_engine import check_fast_faults
 from .._schedule import load_bounds, switch_bounds
 from .._checks import check_choice, check_int, check_int_array
 from ..array import SystolicArray
@@ -492,13 +494,7 @@ def _check_faults(tpu: TPU, program: Program, engine: str) -> list[int] | None:
                          f"cycle: this program runs it for {sum(runs)} cycles "
                          f"(0..{sum(runs) - 1}, see systolic.tpu.matrix_cycles)")
     if engine == "fast":
-        if flips:
-            raise ValueError("engine='fast' cannot compute flips: use engine='cycle'")
-        # the array's fast path says itself which faults it computes exactly: ask it on a
-        # one-vector product before anything runs
-        zero_x = np.zeros((1, cfg.rows), np.int8)
-        zero_w = np.zeros((cfg.rows, cfg.cols), np.int8)
-        tpu._array.run(zero_x, zero_w, engine="fast", faults=cfg.faults, bypass=cfg.bypass)
+        check_fast_faults(cfg.faults, Dataflow.WS)
     return runs
 
 
