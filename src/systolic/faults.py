@@ -165,12 +165,14 @@ def check_faults(faults, dataflow, rows: int, cols: int, acc_bits: int = 32
         raise TypeError(f"faults must be a list of systolic.Fault, got {faults!r}")
     faults = tuple(faults)
     stuck = {}
+    seen = set()       # a set, not list.count: campaigns check thousands of faults
     for fault in faults:
         if not isinstance(fault, Fault):
             raise TypeError(f"faults must be a list of systolic.Fault, got an item {fault!r}")
         fault.check(dataflow, rows, cols, acc_bits)
-        if faults.count(fault) > 1:
+        if fault in seen:
             raise ValueError(f"fault listed twice: {fault!r}")
+        seen.add(fault)
         if fault.kind != "flip":
             where = (fault.register, fault.pe, fault.bit)
             if stuck.setdefault(where, fault.kind) != fault.kind:
