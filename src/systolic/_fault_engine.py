@@ -28,7 +28,8 @@ import numpy as np
 
 from ._config import jit
 from ._dataflow import Dataflow, register_widths
-from ._engine import exact_product, exact_result, fast_output_stream, wrap
+from ._engine import _BLAS_THREADED_MACS, _blas_threads, exact_product, exact_result, wrap
+from ._engine import fast_output_stream as _fast_output_stream
 from ._schedule import OUT_COL, OUT_ROW, W_COL, W_ROW, X_BASE, Problem, Schedule
 from .faults import check_bypass, check_faults
 
@@ -63,6 +64,15 @@ class Faults(NamedTuple):
     flip_mask: np.ndarray
     width: np.ndarray
     signed: np.ndarray
+
+
+def fast_output_stream(problem: Problem, exact: np.ndarray, acc_bits: int) -> np.ndarray:
+    """:func:`systolic._engine.fast_output_stream`, on one BLAS thread for a small product
+    (whose tiles take far longer to wake a multithreaded BLAS than to multiply)."""
+    if problem.m * problem.k * problem.n >= _BLAS_THREADED_MACS:
+        return _fast_output_stream(problem, exact, acc_bits)
+    with _blas_threads().limit(limits=1, user_api="blas"):
+        return _fast_output_stream(problem, exact, acc_bits)
 
 
 def prepare_faults(faults, bypass, dataflow: Dataflow, rows: int, cols: int, acc_bits: int,
@@ -153,7 +163,7 @@ class State(NamedTuple):
     """What a faulty run changes (see :class:`FaultyRun`)."""
 
     mask: int
-    regs: np.ndarray        # (10, R, S): every register of the stepped PEs, contract values
+    regs: np.ndarray        # (R, S, 10): every register of the stepped PEs, contract values
     ex: np.ndarray          # (P, R): left-edge data presented during cycle tau, at tau mod P
     ew: np.ndarray          # (P, C): top-edge data
     edge_bits: np.ndarray   # (4, P): x_valid, x_flag, w_valid, w_tag at the edges
@@ -198,15 +208,15 @@ def _apply(t, state, faults):
     while i < faults.flip_cycle.size and faults.flip_cycle[i] == t:
         reg = faults.flip_reg[i]
         r, j = faults.flip_row[i], faults.flip_col[i]
-        regs[reg, r, j] = _norm(regs[reg, r, j] ^ faults.flip_mask[i], faults.width[reg],
+        regs[r, j, reg] = _norm(regs[r, j, reg] ^ faults.flip_mask[i], faults.width[reg],
                                 faults.signed[reg])
         i += 1
     cursor[_NEXT_FLIP] = i
     for k in range(faults.stuck_reg.size):
         reg = faults.stuck_reg[k]
         r, j = faults.stuck_row[k], faults.stuck_col[k]
-        value = (np.int64(regs[reg, r, j]) & faults.stuck_and[k]) | faults.stuck_or[k]
-        regs[reg, r, j] = _norm(value, faults.width[reg], faults.signed[reg])
+        value = (np.int64(regs[r, j, reg]) & faults.stuck_and[k]) | faults.stuck_or[k]
+        regs[r, j, reg] = _norm(value, faults.width[reg], faults.signed[reg])
 
 
 @jit
@@ -265,12 +275,12 @@ def _port(t, state, setup, record):
     """Read the output port during cycle ``t`` (section 2: de-skew behind the bottom row)."""
     bottom, cursor, mask = state.bottom, state.cursor, state.mask
     regs = state.regs
-    rows = regs.shape[1]
+    rows = regs.shape[0]
     n = setup.cols.size
     slot = t & mask
     for j in range(n):
-        bottom[0, slot, j] = regs[_PSUM, rows - 1, j]
-        bottom[1, slot, j] = regs[_PSV, rows - 1, j]
+        bottom[0, slot, j] = regs[rows - 1, j, _PSUM]
+        bottom[1, slot, j] = regs[rows - 1, j, _PSV]
     q = cursor[_NEXT_RESULT]
     at_result = q < setup.result_time.size and setup.result_time[q] == t
     last = setup.cols[n - 1] == setup.total_cols - 1
@@ -300,19 +310,19 @@ def _step(t, state, stream, setup):
     neighbours' registers) is still the value of cycle ``t`` when it is read.
     """
     regs, ex, ew, bits, mask = state.regs, state.ex, state.ew, state.edge_bits, state.mask
-    rows, n = regs.shape[1], regs.shape[2]
+    rows, n = regs.shape[0], regs.shape[1]
     acc_bits = setup.acc_bits
     stationary = setup.stationary
     if not stationary:
         for j in range(n):
-            state.load[j] = regs[_XF, rows - 1, j]
+            state.load[j] = regs[rows - 1, j, _XF]
     for r in range(rows - 1, -1, -1):
         for j in range(n - 1, -1, -1):
             c = setup.cols[j]
             if setup.left_stepped[j]:
-                x_in = regs[_X, r, j - 1]
-                xv_in = regs[_XV, r, j - 1]
-                xf_in = regs[_XF, r, j - 1]
+                x_in = regs[r, j - 1, _X]
+                xv_in = regs[r, j - 1, _XV]
+                xf_in = regs[r, j - 1, _XF]
             else:
                 tau = t - r - c
                 if tau >= 0:
@@ -336,52 +346,53 @@ def _step(t, state, stream, setup):
                 ps_in = 0
                 psv_in = 0
             else:
-                w_in = regs[_W, r - 1, j]
-                wv_in = regs[_WV, r - 1, j]
-                wt_in = regs[_WT, r - 1, j]
-                ps_in = regs[_PSUM, r - 1, j]
-                psv_in = regs[_PSV, r - 1, j]
+                w_in = regs[r - 1, j, _W]
+                wv_in = regs[r - 1, j, _WV]
+                wt_in = regs[r - 1, j, _WT]
+                ps_in = regs[r - 1, j, _PSUM]
+                psv_in = regs[r - 1, j, _PSV]
             live = xv_in != 0 and not setup.bypass[r, j]
             if stationary:
-                active = regs[_STAY0, r, j]
-                shadow = regs[_STAY1, r, j]
+                active = regs[r, j, _STAY0]
+                shadow = regs[r, j, _STAY1]
                 weight = shadow if xf_in else active
                 product = np.int64(weight) * x_in if live else 0
-                regs[_PSUM, r, j] = _norm(np.int64(ps_in) + product, acc_bits, True)
-                regs[_PSV, r, j] = xv_in
-                regs[_STAY0, r, j] = weight
+                regs[r, j, _PSUM] = _norm(np.int64(ps_in) + product, acc_bits, True)
+                regs[r, j, _PSV] = xv_in
+                regs[r, j, _STAY0] = weight
                 if wv_in and wt_in == r:
-                    regs[_STAY1, r, j] = w_in
+                    regs[r, j, _STAY1] = w_in
             else:
-                acc = regs[_STAY0, r, j]
-                hold = regs[_STAY1, r, j]
+                acc = regs[r, j, _STAY0]
+                hold = regs[r, j, _STAY1]
                 product = np.int64(w_in) * x_in if live else 0
                 total = _norm(np.int64(acc) + product, acc_bits, True)
                 if state.load[j]:
-                    regs[_PSUM, r, j] = hold
-                    regs[_PSV, r, j] = 1
+                    regs[r, j, _PSUM] = hold
+                    regs[r, j, _PSV] = 1
                 else:
-                    regs[_PSUM, r, j] = ps_in
-                    regs[_PSV, r, j] = psv_in
-                regs[_STAY0, r, j] = 0 if xf_in else total
+                    regs[r, j, _PSUM] = ps_in
+                    regs[r, j, _PSV] = psv_in
+                regs[r, j, _STAY0] = 0 if xf_in else total
                 if xf_in:
-                    regs[_STAY1, r, j] = total
-            regs[_X, r, j] = x_in
-            regs[_XV, r, j] = xv_in
-            regs[_XF, r, j] = xf_in
-            regs[_W, r, j] = w_in
-            regs[_WV, r, j] = wv_in
-            regs[_WT, r, j] = wt_in
+                    regs[r, j, _STAY1] = total
+            regs[r, j, _X] = x_in
+            regs[r, j, _XV] = xv_in
+            regs[r, j, _XF] = xf_in
+            regs[r, j, _W] = w_in
+            regs[r, j, _WV] = wv_in
+            regs[r, j, _WT] = wt_in
 
 
 @jit
 def _run(t0, t1, state, stream, setup, faults, record, trace, trace_first):
     """Step cycles ``t0 .. t1 - 1``: port, trace, edges, every PE, then the faults."""
-    rows = state.regs.shape[1]
+    rows = state.regs.shape[0]
     trace_stop = trace_first + trace.shape[1]
     for t in range(t0, t1):
         if trace_first <= t < trace_stop:
-            trace[:, t - trace_first] = state.regs
+            for k in range(trace.shape[0]):
+                trace[k, t - trace_first] = state.regs[:, :, k]
         _port(t, state, setup, record)
         _edges(t, state, stream, rows, setup.stationary)
         _step(t, state, stream, setup)
@@ -435,7 +446,7 @@ class FaultyRun:
         capacity = schedule.total if self._records else 0
         self.kernel_state = State(
             mask=period - 1,
-            regs=np.zeros((10, rows, n), np.int32),
+            regs=np.zeros((rows, n, 10), np.int32),
             ex=np.zeros((period, rows), np.int32),
             ew=np.zeros((period, cols), np.int32),
             edge_bits=np.zeros((4, period), np.int32),
@@ -497,7 +508,7 @@ class FaultyRun:
 
     def state(self) -> dict[str, np.ndarray]:
         """Every PE register during the current cycle (all columns stepped)."""
-        return dict(zip(self.registers, self.kernel_state.regs.copy()))
+        return dict(zip(self.registers, np.moveaxis(self.kernel_state.regs, 2, 0).copy()))
 
     # -- results, once every cycle has run -------------------------------------------------
 
