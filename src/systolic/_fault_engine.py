@@ -22,13 +22,14 @@ whatever ``out_valid`` shows (section 6), so a faulty run takes exactly ``total`
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
 
 from ._config import jit
 from ._dataflow import Dataflow, register_widths
-from ._engine import _BLAS_THREADED_MACS, _blas_threads, exact_product, exact_result, wrap
+from ._engine import _BLAS_THREADED_MACS, _blas_threads, exact_result, wrap
 from ._engine import fast_output_stream as _fast_output_stream
 from ._schedule import OUT_COL, OUT_ROW, W_COL, W_ROW, X_BASE, Problem, Schedule
 from .faults import check_bypass, check_faults
@@ -69,9 +70,7 @@ class Faults(NamedTuple):
 def fast_output_stream(problem: Problem, exact: np.ndarray, acc_bits: int) -> np.ndarray:
     """:func:`systolic._engine.fast_output_stream`, on one BLAS thread for a small product
     (whose tiles take far longer to wake a multithreaded BLAS than to multiply)."""
-    if problem.m * problem.k * problem.n >= _BLAS_THREADED_MACS:
-        return _fast_output_stream(problem, exact, acc_bits)
-    with _blas_threads().limit(limits=1, user_api="blas"):
+    with _one_blas_thread(problem):
         return _fast_output_stream(problem, exact, acc_bits)
 
 
@@ -127,7 +126,7 @@ def stepped_columns(faults, bypass, cols: int, everything: bool) -> np.ndarray:
 
 
 def _kernel_faults(faults, dataflow: Dataflow, rows: int, acc_bits: int, x_signed: bool,
-                   w_signed: bool, local: np.ndarray) -> Faults:
+                   w_signed: bool, local: np.ndarray, local_row: np.ndarray) -> Faults:
     registers = dataflow.registers
     widths = register_widths(dataflow, rows, acc_bits)
     signed = {"x": x_signed, "w": w_signed, "psum": True}
@@ -138,7 +137,8 @@ def _kernel_faults(faults, dataflow: Dataflow, rows: int, acc_bits: int, x_signe
     stuck: dict[tuple, list[int]] = {}
     flips = []
     for fault in faults:
-        where = (registers.index(fault.register), fault.pe[0], int(local[fault.pe[1]]))
+        where = (registers.index(fault.register), int(local_row[fault.pe[0]]),
+                 int(local[fault.pe[1]]))
         if fault.kind == "flip":
             flips.append((fault.cycle, *where, fault.mask))
         else:
@@ -166,7 +166,7 @@ class State(NamedTuple):
     regs: np.ndarray        # (R, S, 10): every register of the stepped PEs, contract values
     ex: np.ndarray          # (P, R): left-edge data presented during cycle tau, at tau mod P
     ew: np.ndarray          # (P, C): top-edge data
-    edge_bits: np.ndarray   # (4, P): x_valid, x_flag, w_valid, w_tag at the edges
+    edge_bits: np.ndarray   # (5, P): x_valid, x_flag, w_valid, w_tag, x vector (-1: none)
     bottom: np.ndarray      # (2, P, S): bottom row psum and psum_valid, for the de-skew
     load: np.ndarray        # (S,): os, the bottom x_flag of each column during the cycle
     cursor: np.ndarray      # next x vector, next weight load, next flip, next result, records
@@ -238,12 +238,14 @@ def _edges(t, state, stream, rows, stationary):
             ex[slot, r] = x_src[src, base + r] if base + r < x_src.shape[1] else 0
         bits[0, slot] = 1
         bits[1, slot] = (src == 0) if stationary else (src == vectors - 1)
+        bits[4, slot] = i
         cursor[_NEXT_X] = i + 1
     else:
         for r in range(rows):
             ex[slot, r] = 0
         bits[0, slot] = 0
         bits[1, slot] = 0
+        bits[4, slot] = -1
     bits[2, slot] = 0
     bits[3, slot] = 0
     for c in range(cols):
@@ -399,6 +401,106 @@ def _run(t0, t1, state, stream, setup, faults, record, trace, trace_first):
         _apply(t + 1, state, faults)
 
 
+class RowState(NamedTuple):
+    """What a faulty run in rows changes (see :func:`_run_rows`)."""
+
+    mask: int
+    regs: np.ndarray        # (n_rows, C, 10): the registers of the stepped rows
+    ex: np.ndarray
+    ew: np.ndarray
+    edge_bits: np.ndarray
+    cursor: np.ndarray
+    res: np.ndarray         # (n_results, C) int64: ws, change of each result; os, its value
+    has: np.ndarray         # (n_results, C): os, whether ``res`` holds the result
+
+
+def in_rows(faults, bypass, dataflow: Dataflow, rows: int, every_column: bool) -> bool:
+    """Whether a run can step only the rows that hold a fault (:func:`_run_rows`).
+
+    When every fault is on the x lane or on a register that stays in the PE, a fault's
+    effects stay in its row except through the sums: on ws a product that changes adds its
+    change to every ``psum`` below it (sums are modular, so changes add up), on os a changed
+    ``hold`` drains to the port unchanged. Not when the x lane of the bottom row drives what
+    the other rows see: ``x_valid`` there makes ``out_valid`` on ws, ``x_flag`` the drain
+    ``load`` on os. Worth it only for an x-lane fault (others reach one column anyway).
+    """
+    stay = ("w_active", "w_shadow") if dataflow.stationary_weights else ("acc", "hold")
+    bottom = "x_valid" if dataflow.stationary_weights else "x_flag"
+    if every_column or not any(fault.register in _X_LANE for fault in faults):
+        return False
+    return all(fault.register in _X_LANE + stay
+               and not (fault.register == bottom and fault.pe[0] == rows - 1)
+               for fault in faults)
+
+
+@jit
+def _run_rows(t0, t1, state, stream, row_of, first_col, bypass, faults, stationary, rows,
+              acc_bits):
+    """Step the rows that hold faults, columns ``first_col[k]..C-1`` of row ``row_of[k]``.
+
+    Their inputs from outside the row are fault-free: the x lane of the first stepped column
+    and the w lane come from the skewed edges. ws: each product's change from the fault-free
+    product (that vector's tile weight times its x value) is added to the change of the
+    result of that x vector; os: when the column's fault-free ``load`` comes, ``hold`` is the
+    value the port shows for this row of the tile.
+    """
+    regs, ex, ew, bits, mask = state.regs, state.ex, state.ew, state.edge_bits, state.mask
+    w_src, tiles, vectors = stream.w_src, stream.tiles, stream.vectors
+    n_rows, cols = regs.shape[0], regs.shape[1]
+    for t in range(t0, t1):
+        _edges(t, state, stream, rows, stationary)
+        for k in range(n_rows):
+            r = row_of[k]
+            for c in range(cols - 1, first_col[k] - 1, -1):
+                tau = t - r - c
+                slot = tau & mask
+                if c > first_col[k]:
+                    x_in = regs[k, c - 1, _X]
+                    xv_in = regs[k, c - 1, _XV]
+                    xf_in = regs[k, c - 1, _XF]
+                elif tau >= 0:
+                    x_in = ex[slot, r]
+                    xv_in = bits[0, slot]
+                    xf_in = bits[1, slot]
+                else:
+                    x_in = 0
+                    xv_in = 0
+                    xf_in = 0
+                live = xv_in != 0 and not bypass[r, c]
+                if stationary:
+                    active = regs[k, c, _STAY0]
+                    shadow = regs[k, c, _STAY1]
+                    weight = shadow if xf_in else active
+                    change = np.int64(weight) * x_in if live else 0
+                    vec = bits[4, slot] if tau >= 0 else -1
+                    if vec >= 0:
+                        tile = vec // vectors
+                        w_row, w_col = tiles[W_ROW, tile] + r, tiles[W_COL, tile] + c
+                        if w_row < w_src.shape[0] and w_col < w_src.shape[1]:
+                            change -= np.int64(w_src[w_row, w_col]) * ex[slot, r]
+                        state.res[vec, c] += change
+                    regs[k, c, _STAY0] = weight
+                    if tau >= 0 and bits[2, slot] and bits[3, slot] == r:
+                        regs[k, c, _STAY1] = ew[slot, c]
+                else:
+                    # load: the bottom PE's x_flag, the edge flag of cycle t - R - c
+                    tl = t - rows - c
+                    if tl >= 0 and bits[1, tl & mask]:
+                        q = bits[4, tl & mask] // vectors * rows + rows - 1 - r
+                        state.res[q, c] = regs[k, c, _STAY1]
+                        state.has[q, c] = 1
+                    w_in = ew[slot, c] if tau >= 0 else 0
+                    product = np.int64(w_in) * x_in if live else 0
+                    total = _norm(np.int64(regs[k, c, _STAY0]) + product, acc_bits, True)
+                    regs[k, c, _STAY0] = 0 if xf_in else total
+                    if xf_in:
+                        regs[k, c, _STAY1] = total
+                regs[k, c, _X] = x_in
+                regs[k, c, _XV] = xv_in
+                regs[k, c, _XF] = xf_in
+        _apply(t + 1, state, faults)
+
+
 class FaultyRun:
     """All state of one cycle-accurate run with faults; the interface of ``CycleRun``.
 
@@ -427,6 +529,13 @@ class FaultyRun:
         self.registers = problem.dataflow.registers
         self.record_outputs = record_outputs
         self.cycle = 0
+        self.stream = Stream(problem.x_src, problem.w_src, problem.tiles, schedule.x_time,
+                             schedule.load_time, problem.vectors)
+        self._clean = None
+        self.rows_only = in_rows(faults, bypass, problem.dataflow, rows, every_column)
+        if self.rows_only:
+            self._init_rows(x_signed, w_signed)
+            return
         stepped = stepped_columns(faults, bypass, cols, every_column)
         local = np.full(cols, -1, np.int64)
         local[stepped] = np.arange(stepped.size)
@@ -440,7 +549,7 @@ class FaultyRun:
         self.setup = Setup(stepped, left, bypassed, schedule.result_time, cols,
                            problem.dataflow.stationary_weights, acc_bits)
         self.kernel_faults = _kernel_faults(faults, problem.dataflow, rows, acc_bits,
-                                            x_signed, w_signed, local)
+                                            x_signed, w_signed, local, np.arange(rows))
         period = self.ring_period(rows, cols)
         self._records = record_outputs and n > 0 and stepped[-1] == cols - 1
         capacity = schedule.total if self._records else 0
@@ -449,17 +558,43 @@ class FaultyRun:
             regs=np.zeros((rows, n, 10), np.int32),
             ex=np.zeros((period, rows), np.int32),
             ew=np.zeros((period, cols), np.int32),
-            edge_bits=np.zeros((4, period), np.int32),
+            edge_bits=np.zeros((5, period), np.int32),
             bottom=np.zeros((2, period, n), np.int32),
             load=np.zeros(n, np.int32),
             cursor=np.zeros(5, np.int64),
             res_data=np.zeros((schedule.result_time.size, n), np.int32),
             out_cycles=np.zeros(capacity, np.int64),
             out_data=np.zeros((capacity, n), np.int32))
-        self.stream = Stream(problem.x_src, problem.w_src, problem.tiles, schedule.x_time,
-                             schedule.load_time, problem.vectors)
         self._no_trace = np.zeros((10, 0, rows, n), np.int32)
-        self._clean = None
+        _apply(0, self.kernel_state, self.kernel_faults)
+
+    def _init_rows(self, x_signed: bool, w_signed: bool) -> None:
+        """Set up a run that steps only the rows holding faults (:func:`in_rows`)."""
+        problem, rows, cols = self.problem, self.problem.rows, self.problem.cols
+        first = {}
+        for r, c in [fault.pe for fault in self.faults] + list(self.bypass):
+            first[r] = min(c, first.get(r, cols))
+        self.row_of = np.array(sorted(first), np.int64)
+        self.first_col = np.array([first[r] for r in self.row_of], np.int64)
+        local_row = np.full(rows, -1, np.int64)
+        local_row[self.row_of] = np.arange(self.row_of.size)
+        self.bypassed = np.zeros((rows, cols), np.bool_)
+        for r, c in self.bypass:
+            self.bypassed[r, c] = True
+        self.kernel_faults = _kernel_faults(self.faults, problem.dataflow, rows, self.acc_bits,
+                                            x_signed, w_signed, np.arange(cols), local_row)
+        period = self.ring_period(rows, cols)
+        results = self.schedule.result_time.size
+        self.kernel_state = RowState(
+            mask=period - 1,
+            regs=np.zeros((self.row_of.size, cols, 10), np.int32),
+            ex=np.zeros((period, rows), np.int32),
+            ew=np.zeros((period, cols), np.int32),
+            edge_bits=np.zeros((5, period), np.int32),
+            cursor=np.zeros(5, np.int64),
+            res=np.zeros((results, cols), np.int64),
+            has=np.zeros((results, cols) if not problem.dataflow.stationary_weights
+                         else (0, 0), np.uint8))
         _apply(0, self.kernel_state, self.kernel_faults)
 
     @staticmethod
@@ -500,6 +635,13 @@ class FaultyRun:
         """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers."""
         if stop <= self.cycle:
             return
+        if self.rows_only:
+            _run_rows(self.cycle, stop, self.kernel_state, self.stream, self.row_of,
+                      self.first_col, self.bypassed, self.kernel_faults,
+                      self.problem.dataflow.stationary_weights, self.problem.rows,
+                      self.acc_bits)
+            self.cycle = stop
+            return
         if trace is None:
             trace, trace_first = self._no_trace, 0
         _run(self.cycle, stop, self.kernel_state, self.stream, self.setup, self.kernel_faults,
@@ -523,6 +665,13 @@ class FaultyRun:
     def stream_at_results(self) -> np.ndarray:
         """What the port showed at every result cycle of the schedule, ``(n_results, C)``."""
         stream = self.clean()[1].copy()
+        if self.rows_only:
+            state = self.kernel_state
+            if self.problem.dataflow.stationary_weights:
+                return wrap(stream + state.res, self.acc_bits)
+            has = state.has.astype(bool)
+            stream[has] = state.res[has]
+            return stream
         stream[:, self.stepped] = self.kernel_state.res_data
         return stream
 
@@ -533,7 +682,7 @@ class FaultyRun:
     def output_stream(self) -> tuple[np.ndarray, np.ndarray]:
         """The cycles with ``out_valid = 1`` and the port during them."""
         stream = self.stream_at_results()
-        if not self._records:
+        if self.rows_only or not self._records:
             return self.schedule.result_time.copy(), stream
         count = int(self.kernel_state.cursor[_RECORDS])
         cycles = self.kernel_state.out_cycles[:count].copy()
@@ -614,6 +763,32 @@ def stream_to_output(problem: Problem, stream: np.ndarray, acc_bits: int) -> np.
     return np.ascontiguousarray(out.T) if problem.dataflow.transposed else out
 
 
+def _one_blas_thread(problem: Problem):
+    """A context that keeps BLAS on one thread for a small product (see ``exact_product``)."""
+    if problem.m * problem.k * problem.n >= _BLAS_THREADED_MACS:
+        return contextlib.nullcontext()
+    return _blas_threads().limit(limits=1, user_api="blas")
+
+
+def _faulty_tile(problem: Problem, j: int, x_tile, stream, force, keep) -> None:
+    """The result vectors of ws/is tile ``j`` with stuck weight bits and bypassed PEs."""
+    rows, cols, v = problem.rows, problem.cols, problem.vectors
+    base, row0, col0 = (problem.tiles[X_BASE, j], problem.tiles[W_ROW, j],
+                        problem.tiles[W_COL, j])
+    x_tile[:] = 0
+    part = problem.x_src[:, base:base + rows]
+    x_tile[:, :part.shape[1]] = part
+    weights = np.zeros((rows, cols), np.int64)
+    block = problem.w_src[row0:row0 + rows, col0:col0 + cols]
+    weights[:block.shape[0], :block.shape[1]] = block
+    shadow = force(weights, "w_shadow")
+    active = force(shadow, "w_active") * keep
+    shadow *= keep
+    # float64 products of a tile are exact: every |sum| <= R * 128 * 255 < 2**53
+    stream[j * v:(j + 1) * v] = x_tile @ active
+    stream[j * v] = x_tile[0] @ shadow
+
+
 def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool):
     """The fast path with bypassed PEs and stuck weight bits, exactly as the cycle engine.
 
@@ -658,24 +833,11 @@ def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool)
         pattern = ((values & and_mask) | or_mask) & 0xFF
         return np.where(pattern >= 128, pattern - 256, pattern) if w_signed else pattern
 
-    v = problem.vectors
-    x_src, w_src, tiles = problem.x_src, problem.w_src, problem.tiles
-    stream = np.zeros((problem.n_tiles * v, cols), np.int64)
-    x_tile = np.zeros((v, rows), np.int64)
-    for j in range(problem.n_tiles):
-        base, row0, col0 = tiles[X_BASE, j], tiles[W_ROW, j], tiles[W_COL, j]
-        x_tile[:] = 0
-        part = x_src[:, base:base + rows]
-        x_tile[:, :part.shape[1]] = part
-        weights = np.zeros((rows, cols), np.int64)
-        block = w_src[row0:row0 + rows, col0:col0 + cols]
-        weights[:block.shape[0], :block.shape[1]] = block
-        shadow = force(weights, "w_shadow")
-        active = force(shadow, "w_active") * keep
-        shadow *= keep
-        if v > 1:
-            stream[j * v + 1:(j + 1) * v] = exact_product(x_tile[1:], active)
-        stream[j * v] = exact_product(x_tile[:1], shadow)[0]
+    stream = np.zeros((problem.n_tiles * problem.vectors, cols), np.int64)
+    x_tile = np.zeros((problem.vectors, rows), np.float64)
+    with _one_blas_thread(problem):
+        for j in range(problem.n_tiles):
+            _faulty_tile(problem, j, x_tile, stream, force, keep)
     stream = wrap(stream, acc_bits)
     return (stream_to_output(problem, stream, acc_bits), stream, expected, clean_stream)
 
