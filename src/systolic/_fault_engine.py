@@ -7,13 +7,14 @@ on every cycle, a stuck ``w_tag`` bit latches weights into the wrong row, a flip
 in one PE and not in its neighbours), so a faulty run steps every register of section 3 by its
 equations, one cycle at a time, with the faults applied after each edge.
 
-Only the columns a fault can reach are stepped. A fault's effects move right along the x lane
+Only the PEs a fault can reach are stepped. A fault's effects move right along the x lane
 and down a column (the w lane, ``psum``, the os drain and its ``load``, which comes from the
 column's own bottom PE); nothing moves left. So a fault on an x-lane register of column ``c``
 reaches columns ``c..C-1``, any other fault or a bypass only its own column, and every other
 column shows the fault-free values, which the fast path gives exactly. The x inputs of the
-leftmost stepped column are the fault-free skewed edge inputs. A trace or a stepper steps every
-column.
+leftmost stepped column are the fault-free skewed edge inputs. When every fault is on the x
+lane or in a register that stays in the PE, only the rows holding faults are stepped
+(:func:`in_rows`). A trace or a stepper steps every PE.
 
 The fault-free reference of :class:`FaultReport <systolic.FaultReport>` comes from the fast
 path too, and the host reads the output port at the cycles the schedule gives for results,
