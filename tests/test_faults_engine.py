@@ -266,3 +266,27 @@ def test_an_x_lane_fault_steps_only_its_row():
         np.testing.assert_array_equal(res.output, ref.output)
         np.testing.assert_array_equal(res.outputs.data, ref.out_data)
         assert res.fault_report.n_corrupted > 0
+
+
+@pytest.mark.parametrize("dataflow, register", [("ws", "w_active"), ("is", "w_shadow"),
+                                                ("os", "acc"), ("os", "hold")])
+def test_a_flip_inside_a_long_idle_gap_is_not_skipped(dataflow, register):
+    """The fault-free engine skips whole ring periods of idle gaps; a faulty run skips none."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, (3, 4), dtype=np.int8)
+    b = rng.integers(-128, 128, (4, 3), dtype=np.int8)
+    arr = SystolicArray(2, 2, dataflow)
+    vectors = arr.run(a, b, engine="fast").vectors
+    gaps = np.zeros(vectors, np.int64)
+    gaps[1] = 300
+    clean = arr.run(a, b, gaps=gaps)
+    assert clean.cycles > 300
+    for cycle in (150, 250):
+        case = dict(a=a, b=b, rows=2, cols=2, dataflow=dataflow, double_buffer=True,
+                    acc_bits=32, bypass=[], faults=[Fault(register, (1, 1), 6, "flip",
+                                                          cycle=cycle)])
+        ref = reference.simulate(a, b, 2, 2, dataflow, gaps=gaps, faults=case["faults"])
+        res = arr.run(a, b, gaps=gaps, faults=case["faults"], record_outputs=True)
+        np.testing.assert_array_equal(res.output, ref.output)
+        np.testing.assert_array_equal(res.outputs.data, ref.out_data)
+        assert res.fault_report.n_corrupted > 0 or register == "hold"
