@@ -148,7 +148,7 @@ def main() -> None:
         # a campaign's faults: uniform over every bit of every register of every PE
         draws = np.random.default_rng(1)
         faults = [random_fault(draws, dataflow, total) for _ in range(CAMPAIGN)]
-        ratios = sorted(best_time(lambda: arr.run(a, b, faults=[fault], progress=False), 1)
+        ratios = sorted(best_time(lambda: arr.run(a, b, faults=[fault], progress=False), 3)
                         / base for fault in faults)
         lines.append(f"| {dataflow}, cycle engine, {CAMPAIGN} random single faults "
                      f"(uniform over register bits) | median ratio "

@@ -511,6 +511,7 @@ class FaultyRun:
     schedule : Schedule
     acc_bits : int
     record_outputs : bool
+        Keep the output stream (the cycles with ``out_valid = 1``).
     faults, bypass : tuple
         Checked by :func:`prepare_faults`.
     x_signed, w_signed : bool
@@ -528,7 +529,6 @@ class FaultyRun:
         self.problem, self.schedule, self.acc_bits = problem, schedule, acc_bits
         self.faults, self.bypass = faults, bypass
         self.registers = problem.dataflow.registers
-        self.record_outputs = record_outputs
         self.cycle = 0
         self.stream = Stream(problem.x_src, problem.w_src, problem.tiles, schedule.x_time,
                              schedule.load_time, problem.vectors)
@@ -699,21 +699,27 @@ class FaultyRun:
 
     def report(self):
         """The :class:`FaultReport <systolic.FaultReport>` of the finished run."""
-        from .array import FaultReport
-
-        problem = self.problem
         expected, clean_stream = self.clean()
         stream = self.stream_at_results()
-        output = stream_to_output(problem, stream, self.acc_bits)
-        first = _first_cycles(problem, stream != clean_stream, self.schedule.result_time)
-        if problem.dataflow.transposed:
-            expected = np.ascontiguousarray(expected.T)
-        corrupted = output != expected
-        first[~corrupted] = -1
-        return FaultReport(faults=self.faults, bypass=self.bypass, expected=expected,
-                           corrupted=corrupted,
-                           error=output.astype(np.int64) - expected.astype(np.int64),
-                           first_cycle=first)
+        return _report(self.problem, self.faults, self.bypass, self.schedule.result_time,
+                       stream_to_output(self.problem, stream, self.acc_bits), stream,
+                       expected, clean_stream)
+
+
+def _report(problem: Problem, faults, bypass, result_time, output, stream, expected,
+            clean_stream):
+    """The :class:`FaultReport <systolic.FaultReport>` of a run's output and result stream
+    against the fault-free ones (``expected`` in the problem's orientation)."""
+    from .array import FaultReport
+
+    first = _first_cycles(problem, stream != clean_stream, result_time)
+    if problem.dataflow.transposed:
+        expected = np.ascontiguousarray(expected.T)
+    corrupted = output != expected
+    first[~corrupted] = -1
+    return FaultReport(faults=faults, bypass=bypass, expected=expected, corrupted=corrupted,
+                       error=output.astype(np.int64) - expected.astype(np.int64),
+                       first_cycle=first)
 
 
 def _first_cycles(problem: Problem, differs: np.ndarray, result_time: np.ndarray):
@@ -845,17 +851,8 @@ def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool)
 
 def fast_report(problem: Problem, faults, bypass, result_time, acc_bits: int, w_signed: bool):
     """``fast_faulty``'s output and stream, and its :class:`FaultReport`."""
-    from .array import FaultReport
-
     output, stream, expected, clean_stream = fast_faulty(problem, faults, bypass, acc_bits,
                                                          w_signed)
-    first = _first_cycles(problem, stream != clean_stream, result_time)
-    if problem.dataflow.transposed:
-        expected = np.ascontiguousarray(expected.T)
-    corrupted = output != expected
-    first[~corrupted] = -1
-    report = FaultReport(faults=faults, bypass=bypass, expected=expected, corrupted=corrupted,
-                         error=output.astype(np.int64) - expected.astype(np.int64),
-                         first_cycle=first)
-    return output, stream, report
+    return output, stream, _report(problem, faults, bypass, result_time, output, stream,
+                                   expected, clean_stream)
 
