@@ -7,13 +7,14 @@ the accumulated output.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import reference
 from strategies import matmul_case
 from systolic import Dataflow, Fault, SystolicArray
 from systolic._dataflow import register_widths
+from systolic._fault_engine import in_rows, prepare_faults
 
 _KINDS = ("stuck_at_0", "stuck_at_1", "flip")
 
@@ -222,3 +223,70 @@ def test_bypass_is_a_zero_weight_on_ws_and_a_zero_output_on_os():
     expected[1::4, 2::3] = 0
     expected[3::4, 0::3] = 0
     np.testing.assert_array_equal(out, expected)
+
+
+_ROW_REGISTERS = ("x", "x_valid", "x_flag", "w_active", "w_shadow", "acc", "hold")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(faulty_case(max_dim=12, max_array=6, registers=_ROW_REGISTERS))
+def test_runs_that_step_only_the_faulty_rows_equal_the_reference(case):
+    """x-lane faults with faults in the stationary registers: only their rows are stepped."""
+    arr = _array(case)
+    dataflow = Dataflow(case["dataflow"])
+    faults, bypass = prepare_faults(case["faults"], case["bypass"], dataflow, case["rows"],
+                                    case["cols"], case["acc_bits"], None)
+    ref = _reference(case, record_registers=False)
+    res = arr.run(case["a"], case["b"], faults=case["faults"], bypass=case["bypass"],
+                  record_outputs=True)
+    np.testing.assert_array_equal(res.output, ref.output)
+    np.testing.assert_array_equal(res.outputs.cycles, ref.out_cycles)
+    np.testing.assert_array_equal(res.outputs.data, ref.out_data)
+    clean = arr.run(case["a"], case["b"])
+    if faults or bypass:
+        np.testing.assert_array_equal(res.fault_report.expected, clean.output)
+        np.testing.assert_array_equal(res.fault_report.corrupted, res.output != clean.output)
+    event("steps only the faulty rows" if in_rows(faults, bypass, dataflow, case["rows"], False)
+          else "steps columns")
+
+
+def test_an_x_lane_fault_steps_only_its_row():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (9, 10), dtype=np.int8)
+    b = rng.integers(0, 256, (10, 7), dtype=np.uint8)
+    for dataflow in ("ws", "os", "is"):
+        case = dict(a=a, b=b, rows=4, cols=3, dataflow=dataflow, double_buffer=True,
+                    acc_bits=20, bypass=[(2, 2)],
+                    faults=[Fault("x", (1, 0), 7, "stuck_at_1"),
+                            Fault("x_flag", (2, 1), 0, "flip", cycle=9)])
+        assert in_rows(tuple(case["faults"]), (), Dataflow(dataflow), 4, False)
+        ref = _reference(case, record_registers=False)
+        res = _array(case).run(a, b, faults=case["faults"], bypass=case["bypass"],
+                               record_outputs=True)
+        np.testing.assert_array_equal(res.output, ref.output)
+        np.testing.assert_array_equal(res.outputs.data, ref.out_data)
+        assert res.fault_report.n_corrupted > 0
+
+
+@pytest.mark.parametrize("dataflow, register", [("ws", "w_active"), ("is", "w_shadow"),
+                                                ("os", "acc"), ("os", "hold")])
+def test_a_flip_inside_a_long_idle_gap_is_not_skipped(dataflow, register):
+    """The fault-free engine skips whole ring periods of idle gaps; a faulty run skips none."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, (3, 4), dtype=np.int8)
+    b = rng.integers(-128, 128, (4, 3), dtype=np.int8)
+    arr = SystolicArray(2, 2, dataflow)
+    vectors = arr.run(a, b, engine="fast").vectors
+    gaps = np.zeros(vectors, np.int64)
+    gaps[1] = 300
+    clean = arr.run(a, b, gaps=gaps)
+    assert clean.cycles > 300
+    for cycle in (150, 250):
+        case = dict(a=a, b=b, rows=2, cols=2, dataflow=dataflow, double_buffer=True,
+                    acc_bits=32, bypass=[], faults=[Fault(register, (1, 1), 6, "flip",
+                                                          cycle=cycle)])
+        ref = reference.simulate(a, b, 2, 2, dataflow, gaps=gaps, faults=case["faults"])
+        res = arr.run(a, b, gaps=gaps, faults=case["faults"], record_outputs=True)
+        np.testing.assert_array_equal(res.output, ref.output)
+        np.testing.assert_array_equal(res.outputs.data, ref.out_data)
+        assert res.fault_report.n_corrupted > 0 or register == "hold"

@@ -7,13 +7,14 @@ on every cycle, a stuck ``w_tag`` bit latches weights into the wrong row, a flip
 in one PE and not in its neighbours), so a faulty run steps every register of section 3 by its
 equations, one cycle at a time, with the faults applied after each edge.
 
-Only the columns a fault can reach are stepped. A fault's effects move right along the x lane
+Only the PEs a fault can reach are stepped. A fault's effects move right along the x lane
 and down a column (the w lane, ``psum``, the os drain and its ``load``, which comes from the
 column's own bottom PE); nothing moves left. So a fault on an x-lane register of column ``c``
 reaches columns ``c..C-1``, any other fault or a bypass only its own column, and every other
 column shows the fault-free values, which the fast path gives exactly. The x inputs of the
-leftmost stepped column are the fault-free skewed edge inputs. A trace or a stepper steps every
-column.
+leftmost stepped column are the fault-free skewed edge inputs. When every fault is on the x
+lane or in a register that stays in the PE, only the rows holding faults are stepped
+(:func:`in_rows`). A trace or a stepper steps every PE.
 
 The fault-free reference of :class:`FaultReport <systolic.FaultReport>` comes from the fast
 path too, and the host reads the output port at the cycles the schedule gives for results,
@@ -22,13 +23,15 @@ whatever ``out_valid`` shows (section 6), so a faulty run takes exactly ``total`
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
 
 from ._config import jit
 from ._dataflow import Dataflow, register_widths
-from ._engine import exact_product, exact_result, fast_output_stream, wrap
+from ._engine import _BLAS_THREADED_MACS, _blas_threads, exact_result, wrap
+from ._engine import fast_output_stream as _fast_output_stream
 from ._schedule import OUT_COL, OUT_ROW, W_COL, W_ROW, X_BASE, Problem, Schedule
 from .faults import check_bypass, check_faults
 
@@ -63,6 +66,13 @@ class Faults(NamedTuple):
     flip_mask: np.ndarray
     width: np.ndarray
     signed: np.ndarray
+
+
+def fast_output_stream(problem: Problem, exact: np.ndarray, acc_bits: int) -> np.ndarray:
+    """:func:`systolic._engine.fast_output_stream`, on one BLAS thread for a small product
+    (whose tiles take far longer to wake a multithreaded BLAS than to multiply)."""
+    with _one_blas_thread(problem):
+        return _fast_output_stream(problem, exact, acc_bits)
 
 
 def prepare_faults(faults, bypass, dataflow: Dataflow, rows: int, cols: int, acc_bits: int,
@@ -117,7 +127,7 @@ def stepped_columns(faults, bypass, cols: int, everything: bool) -> np.ndarray:
 
 
 def _kernel_faults(faults, dataflow: Dataflow, rows: int, acc_bits: int, x_signed: bool,
-                   w_signed: bool, local: np.ndarray) -> Faults:
+                   w_signed: bool, local: np.ndarray, local_row: np.ndarray) -> Faults:
     registers = dataflow.registers
     widths = register_widths(dataflow, rows, acc_bits)
     signed = {"x": x_signed, "w": w_signed, "psum": True}
@@ -128,7 +138,8 @@ def _kernel_faults(faults, dataflow: Dataflow, rows: int, acc_bits: int, x_signe
     stuck: dict[tuple, list[int]] = {}
     flips = []
     for fault in faults:
-        where = (registers.index(fault.register), fault.pe[0], int(local[fault.pe[1]]))
+        where = (registers.index(fault.register), int(local_row[fault.pe[0]]),
+                 int(local[fault.pe[1]]))
         if fault.kind == "flip":
             flips.append((fault.cycle, *where, fault.mask))
         else:
@@ -153,10 +164,10 @@ class State(NamedTuple):
     """What a faulty run changes (see :class:`FaultyRun`)."""
 
     mask: int
-    regs: np.ndarray        # (10, R, S): every register of the stepped PEs, contract values
+    regs: np.ndarray        # (R, S, 10): every register of the stepped PEs, contract values
     ex: np.ndarray          # (P, R): left-edge data presented during cycle tau, at tau mod P
     ew: np.ndarray          # (P, C): top-edge data
-    edge_bits: np.ndarray   # (4, P): x_valid, x_flag, w_valid, w_tag at the edges
+    edge_bits: np.ndarray   # (5, P): x_valid, x_flag, w_valid, w_tag, x vector (-1: none)
     bottom: np.ndarray      # (2, P, S): bottom row psum and psum_valid, for the de-skew
     load: np.ndarray        # (S,): os, the bottom x_flag of each column during the cycle
     cursor: np.ndarray      # next x vector, next weight load, next flip, next result, records
@@ -198,15 +209,15 @@ def _apply(t, state, faults):
     while i < faults.flip_cycle.size and faults.flip_cycle[i] == t:
         reg = faults.flip_reg[i]
         r, j = faults.flip_row[i], faults.flip_col[i]
-        regs[reg, r, j] = _norm(regs[reg, r, j] ^ faults.flip_mask[i], faults.width[reg],
+        regs[r, j, reg] = _norm(regs[r, j, reg] ^ faults.flip_mask[i], faults.width[reg],
                                 faults.signed[reg])
         i += 1
     cursor[_NEXT_FLIP] = i
     for k in range(faults.stuck_reg.size):
         reg = faults.stuck_reg[k]
         r, j = faults.stuck_row[k], faults.stuck_col[k]
-        value = (np.int64(regs[reg, r, j]) & faults.stuck_and[k]) | faults.stuck_or[k]
-        regs[reg, r, j] = _norm(value, faults.width[reg], faults.signed[reg])
+        value = (np.int64(regs[r, j, reg]) & faults.stuck_and[k]) | faults.stuck_or[k]
+        regs[r, j, reg] = _norm(value, faults.width[reg], faults.signed[reg])
 
 
 @jit
@@ -228,12 +239,14 @@ def _edges(t, state, stream, rows, stationary):
             ex[slot, r] = x_src[src, base + r] if base + r < x_src.shape[1] else 0
         bits[0, slot] = 1
         bits[1, slot] = (src == 0) if stationary else (src == vectors - 1)
+        bits[4, slot] = i
         cursor[_NEXT_X] = i + 1
     else:
         for r in range(rows):
             ex[slot, r] = 0
         bits[0, slot] = 0
         bits[1, slot] = 0
+        bits[4, slot] = -1
     bits[2, slot] = 0
     bits[3, slot] = 0
     for c in range(cols):
@@ -265,12 +278,12 @@ def _port(t, state, setup, record):
     """Read the output port during cycle ``t`` (section 2: de-skew behind the bottom row)."""
     bottom, cursor, mask = state.bottom, state.cursor, state.mask
     regs = state.regs
-    rows = regs.shape[1]
+    rows = regs.shape[0]
     n = setup.cols.size
     slot = t & mask
     for j in range(n):
-        bottom[0, slot, j] = regs[_PSUM, rows - 1, j]
-        bottom[1, slot, j] = regs[_PSV, rows - 1, j]
+        bottom[0, slot, j] = regs[rows - 1, j, _PSUM]
+        bottom[1, slot, j] = regs[rows - 1, j, _PSV]
     q = cursor[_NEXT_RESULT]
     at_result = q < setup.result_time.size and setup.result_time[q] == t
     last = setup.cols[n - 1] == setup.total_cols - 1
@@ -300,19 +313,19 @@ def _step(t, state, stream, setup):
     neighbours' registers) is still the value of cycle ``t`` when it is read.
     """
     regs, ex, ew, bits, mask = state.regs, state.ex, state.ew, state.edge_bits, state.mask
-    rows, n = regs.shape[1], regs.shape[2]
+    rows, n = regs.shape[0], regs.shape[1]
     acc_bits = setup.acc_bits
     stationary = setup.stationary
     if not stationary:
         for j in range(n):
-            state.load[j] = regs[_XF, rows - 1, j]
+            state.load[j] = regs[rows - 1, j, _XF]
     for r in range(rows - 1, -1, -1):
         for j in range(n - 1, -1, -1):
             c = setup.cols[j]
             if setup.left_stepped[j]:
-                x_in = regs[_X, r, j - 1]
-                xv_in = regs[_XV, r, j - 1]
-                xf_in = regs[_XF, r, j - 1]
+                x_in = regs[r, j - 1, _X]
+                xv_in = regs[r, j - 1, _XV]
+                xf_in = regs[r, j - 1, _XF]
             else:
                 tau = t - r - c
                 if tau >= 0:
@@ -336,55 +349,156 @@ def _step(t, state, stream, setup):
                 ps_in = 0
                 psv_in = 0
             else:
-                w_in = regs[_W, r - 1, j]
-                wv_in = regs[_WV, r - 1, j]
-                wt_in = regs[_WT, r - 1, j]
-                ps_in = regs[_PSUM, r - 1, j]
-                psv_in = regs[_PSV, r - 1, j]
+                w_in = regs[r - 1, j, _W]
+                wv_in = regs[r - 1, j, _WV]
+                wt_in = regs[r - 1, j, _WT]
+                ps_in = regs[r - 1, j, _PSUM]
+                psv_in = regs[r - 1, j, _PSV]
             live = xv_in != 0 and not setup.bypass[r, j]
             if stationary:
-                active = regs[_STAY0, r, j]
-                shadow = regs[_STAY1, r, j]
+                active = regs[r, j, _STAY0]
+                shadow = regs[r, j, _STAY1]
                 weight = shadow if xf_in else active
                 product = np.int64(weight) * x_in if live else 0
-                regs[_PSUM, r, j] = _norm(np.int64(ps_in) + product, acc_bits, True)
-                regs[_PSV, r, j] = xv_in
-                regs[_STAY0, r, j] = weight
+                regs[r, j, _PSUM] = _norm(np.int64(ps_in) + product, acc_bits, True)
+                regs[r, j, _PSV] = xv_in
+                regs[r, j, _STAY0] = weight
                 if wv_in and wt_in == r:
-                    regs[_STAY1, r, j] = w_in
+                    regs[r, j, _STAY1] = w_in
             else:
-                acc = regs[_STAY0, r, j]
-                hold = regs[_STAY1, r, j]
+                acc = regs[r, j, _STAY0]
+                hold = regs[r, j, _STAY1]
                 product = np.int64(w_in) * x_in if live else 0
                 total = _norm(np.int64(acc) + product, acc_bits, True)
                 if state.load[j]:
-                    regs[_PSUM, r, j] = hold
-                    regs[_PSV, r, j] = 1
+                    regs[r, j, _PSUM] = hold
+                    regs[r, j, _PSV] = 1
                 else:
-                    regs[_PSUM, r, j] = ps_in
-                    regs[_PSV, r, j] = psv_in
-                regs[_STAY0, r, j] = 0 if xf_in else total
+                    regs[r, j, _PSUM] = ps_in
+                    regs[r, j, _PSV] = psv_in
+                regs[r, j, _STAY0] = 0 if xf_in else total
                 if xf_in:
-                    regs[_STAY1, r, j] = total
-            regs[_X, r, j] = x_in
-            regs[_XV, r, j] = xv_in
-            regs[_XF, r, j] = xf_in
-            regs[_W, r, j] = w_in
-            regs[_WV, r, j] = wv_in
-            regs[_WT, r, j] = wt_in
+                    regs[r, j, _STAY1] = total
+            regs[r, j, _X] = x_in
+            regs[r, j, _XV] = xv_in
+            regs[r, j, _XF] = xf_in
+            regs[r, j, _W] = w_in
+            regs[r, j, _WV] = wv_in
+            regs[r, j, _WT] = wt_in
 
 
 @jit
 def _run(t0, t1, state, stream, setup, faults, record, trace, trace_first):
     """Step cycles ``t0 .. t1 - 1``: port, trace, edges, every PE, then the faults."""
-    rows = state.regs.shape[1]
+    rows = state.regs.shape[0]
     trace_stop = trace_first + trace.shape[1]
     for t in range(t0, t1):
         if trace_first <= t < trace_stop:
-            trace[:, t - trace_first] = state.regs
+            for k in range(trace.shape[0]):
+                trace[k, t - trace_first] = state.regs[:, :, k]
         _port(t, state, setup, record)
         _edges(t, state, stream, rows, setup.stationary)
         _step(t, state, stream, setup)
+        _apply(t + 1, state, faults)
+
+
+class RowState(NamedTuple):
+    """What a faulty run in rows changes (see :func:`_run_rows`)."""
+
+    mask: int
+    regs: np.ndarray        # (n_rows, C, 10): the registers of the stepped rows
+    ex: np.ndarray
+    ew: np.ndarray
+    edge_bits: np.ndarray
+    cursor: np.ndarray
+    res: np.ndarray         # (n_results, C) int64: ws, change of each result; os, its value
+    has: np.ndarray         # (n_results, C): os, whether ``res`` holds the result
+
+
+def in_rows(faults, bypass, dataflow: Dataflow, rows: int, every_column: bool) -> bool:
+    """Whether a run can step only the rows that hold a fault (:func:`_run_rows`).
+
+    When every fault is on the x lane or on a register that stays in the PE, a fault's
+    effects stay in its row except through the sums: on ws a product that changes adds its
+    change to every ``psum`` below it (sums are modular, so changes add up), on os a changed
+    ``hold`` drains to the port unchanged. Not when the x lane of the bottom row drives what
+    the other rows see: ``x_valid`` there makes ``out_valid`` on ws, ``x_flag`` the drain
+    ``load`` on os. Worth it only for an x-lane fault (others reach one column anyway).
+    """
+    stay = ("w_active", "w_shadow") if dataflow.stationary_weights else ("acc", "hold")
+    bottom = "x_valid" if dataflow.stationary_weights else "x_flag"
+    if every_column or not any(fault.register in _X_LANE for fault in faults):
+        return False
+    return all(fault.register in _X_LANE + stay
+               and not (fault.register == bottom and fault.pe[0] == rows - 1)
+               for fault in faults)
+
+
+@jit
+def _run_rows(t0, t1, state, stream, row_of, first_col, bypass, faults, stationary, rows,
+              acc_bits):
+    """Step the rows that hold faults, columns ``first_col[k]..C-1`` of row ``row_of[k]``.
+
+    Their inputs from outside the row are fault-free: the x lane of the first stepped column
+    and the w lane come from the skewed edges. ws: each product's change from the fault-free
+    product (that vector's tile weight times its x value) is added to the change of the
+    result of that x vector; os: when the column's fault-free ``load`` comes, ``hold`` is the
+    value the port shows for this row of the tile.
+    """
+    regs, ex, ew, bits, mask = state.regs, state.ex, state.ew, state.edge_bits, state.mask
+    w_src, tiles, vectors = stream.w_src, stream.tiles, stream.vectors
+    n_rows, cols = regs.shape[0], regs.shape[1]
+    for t in range(t0, t1):
+        _edges(t, state, stream, rows, stationary)
+        for k in range(n_rows):
+            r = row_of[k]
+            for c in range(cols - 1, first_col[k] - 1, -1):
+                tau = t - r - c
+                slot = tau & mask
+                if c > first_col[k]:
+                    x_in = regs[k, c - 1, _X]
+                    xv_in = regs[k, c - 1, _XV]
+                    xf_in = regs[k, c - 1, _XF]
+                elif tau >= 0:
+                    x_in = ex[slot, r]
+                    xv_in = bits[0, slot]
+                    xf_in = bits[1, slot]
+                else:
+                    x_in = 0
+                    xv_in = 0
+                    xf_in = 0
+                live = xv_in != 0 and not bypass[r, c]
+                if stationary:
+                    active = regs[k, c, _STAY0]
+                    shadow = regs[k, c, _STAY1]
+                    weight = shadow if xf_in else active
+                    change = np.int64(weight) * x_in if live else 0
+                    vec = bits[4, slot] if tau >= 0 else -1
+                    if vec >= 0:
+                        tile = vec // vectors
+                        w_row, w_col = tiles[W_ROW, tile] + r, tiles[W_COL, tile] + c
+                        if w_row < w_src.shape[0] and w_col < w_src.shape[1]:
+                            change -= np.int64(w_src[w_row, w_col]) * ex[slot, r]
+                        state.res[vec, c] += change
+                    regs[k, c, _STAY0] = weight
+                    if tau >= 0 and bits[2, slot] and bits[3, slot] == r:
+                        regs[k, c, _STAY1] = ew[slot, c]
+                else:
+                    # load: the bottom PE's x_flag, the edge flag of cycle t - R - c
+                    tl = t - rows - c
+                    if tl >= 0 and bits[1, tl & mask]:
+                        q = bits[4, tl & mask] // vectors * rows + rows - 1 - r
+                        state.res[q, c] = regs[k, c, _STAY1]
+                        state.has[q, c] = 1
+                    w_in = ew[slot, c] if tau >= 0 else 0
+                    product = np.int64(w_in) * x_in if live else 0
+                    total = _norm(np.int64(regs[k, c, _STAY0]) + product, acc_bits, True)
+                    regs[k, c, _STAY0] = 0 if xf_in else total
+                    if xf_in:
+                        regs[k, c, _STAY1] = total
+                regs[k, c, _X] = x_in
+                regs[k, c, _XV] = xv_in
+                regs[k, c, _XF] = xf_in
         _apply(t + 1, state, faults)
 
 
@@ -397,6 +511,7 @@ class FaultyRun:
     schedule : Schedule
     acc_bits : int
     record_outputs : bool
+        Keep the output stream (the cycles with ``out_valid = 1``).
     faults, bypass : tuple
         Checked by :func:`prepare_faults`.
     x_signed, w_signed : bool
@@ -414,8 +529,14 @@ class FaultyRun:
         self.problem, self.schedule, self.acc_bits = problem, schedule, acc_bits
         self.faults, self.bypass = faults, bypass
         self.registers = problem.dataflow.registers
-        self.record_outputs = record_outputs
         self.cycle = 0
+        self.stream = Stream(problem.x_src, problem.w_src, problem.tiles, schedule.x_time,
+                             schedule.load_time, problem.vectors)
+        self._clean = None
+        self.rows_only = in_rows(faults, bypass, problem.dataflow, rows, every_column)
+        if self.rows_only:
+            self._init_rows(x_signed, w_signed)
+            return
         stepped = stepped_columns(faults, bypass, cols, every_column)
         local = np.full(cols, -1, np.int64)
         local[stepped] = np.arange(stepped.size)
@@ -429,26 +550,52 @@ class FaultyRun:
         self.setup = Setup(stepped, left, bypassed, schedule.result_time, cols,
                            problem.dataflow.stationary_weights, acc_bits)
         self.kernel_faults = _kernel_faults(faults, problem.dataflow, rows, acc_bits,
-                                            x_signed, w_signed, local)
+                                            x_signed, w_signed, local, np.arange(rows))
         period = self.ring_period(rows, cols)
         self._records = record_outputs and n > 0 and stepped[-1] == cols - 1
         capacity = schedule.total if self._records else 0
         self.kernel_state = State(
             mask=period - 1,
-            regs=np.zeros((10, rows, n), np.int32),
+            regs=np.zeros((rows, n, 10), np.int32),
             ex=np.zeros((period, rows), np.int32),
             ew=np.zeros((period, cols), np.int32),
-            edge_bits=np.zeros((4, period), np.int32),
+            edge_bits=np.zeros((5, period), np.int32),
             bottom=np.zeros((2, period, n), np.int32),
             load=np.zeros(n, np.int32),
             cursor=np.zeros(5, np.int64),
             res_data=np.zeros((schedule.result_time.size, n), np.int32),
             out_cycles=np.zeros(capacity, np.int64),
             out_data=np.zeros((capacity, n), np.int32))
-        self.stream = Stream(problem.x_src, problem.w_src, problem.tiles, schedule.x_time,
-                             schedule.load_time, problem.vectors)
         self._no_trace = np.zeros((10, 0, rows, n), np.int32)
-        self._clean = None
+        _apply(0, self.kernel_state, self.kernel_faults)
+
+    def _init_rows(self, x_signed: bool, w_signed: bool) -> None:
+        """Set up a run that steps only the rows holding faults (:func:`in_rows`)."""
+        problem, rows, cols = self.problem, self.problem.rows, self.problem.cols
+        first = {}
+        for r, c in [fault.pe for fault in self.faults] + list(self.bypass):
+            first[r] = min(c, first.get(r, cols))
+        self.row_of = np.array(sorted(first), np.int64)
+        self.first_col = np.array([first[r] for r in self.row_of], np.int64)
+        local_row = np.full(rows, -1, np.int64)
+        local_row[self.row_of] = np.arange(self.row_of.size)
+        self.bypassed = np.zeros((rows, cols), np.bool_)
+        for r, c in self.bypass:
+            self.bypassed[r, c] = True
+        self.kernel_faults = _kernel_faults(self.faults, problem.dataflow, rows, self.acc_bits,
+                                            x_signed, w_signed, np.arange(cols), local_row)
+        period = self.ring_period(rows, cols)
+        results = self.schedule.result_time.size
+        self.kernel_state = RowState(
+            mask=period - 1,
+            regs=np.zeros((self.row_of.size, cols, 10), np.int32),
+            ex=np.zeros((period, rows), np.int32),
+            ew=np.zeros((period, cols), np.int32),
+            edge_bits=np.zeros((5, period), np.int32),
+            cursor=np.zeros(5, np.int64),
+            res=np.zeros((results, cols), np.int64),
+            has=np.zeros((results, cols) if not problem.dataflow.stationary_weights
+                         else (0, 0), np.uint8))
         _apply(0, self.kernel_state, self.kernel_faults)
 
     @staticmethod
@@ -489,6 +636,13 @@ class FaultyRun:
         """Step cycles ``self.cycle .. stop - 1``; fill ``trace`` for the cycles it covers."""
         if stop <= self.cycle:
             return
+        if self.rows_only:
+            _run_rows(self.cycle, stop, self.kernel_state, self.stream, self.row_of,
+                      self.first_col, self.bypassed, self.kernel_faults,
+                      self.problem.dataflow.stationary_weights, self.problem.rows,
+                      self.acc_bits)
+            self.cycle = stop
+            return
         if trace is None:
             trace, trace_first = self._no_trace, 0
         _run(self.cycle, stop, self.kernel_state, self.stream, self.setup, self.kernel_faults,
@@ -497,7 +651,7 @@ class FaultyRun:
 
     def state(self) -> dict[str, np.ndarray]:
         """Every PE register during the current cycle (all columns stepped)."""
-        return dict(zip(self.registers, self.kernel_state.regs.copy()))
+        return dict(zip(self.registers, np.moveaxis(self.kernel_state.regs, 2, 0).copy()))
 
     # -- results, once every cycle has run -------------------------------------------------
 
@@ -512,6 +666,13 @@ class FaultyRun:
     def stream_at_results(self) -> np.ndarray:
         """What the port showed at every result cycle of the schedule, ``(n_results, C)``."""
         stream = self.clean()[1].copy()
+        if self.rows_only:
+            state = self.kernel_state
+            if self.problem.dataflow.stationary_weights:
+                return wrap(stream + state.res, self.acc_bits)
+            has = state.has.astype(bool)
+            stream[has] = state.res[has]
+            return stream
         stream[:, self.stepped] = self.kernel_state.res_data
         return stream
 
@@ -522,7 +683,7 @@ class FaultyRun:
     def output_stream(self) -> tuple[np.ndarray, np.ndarray]:
         """The cycles with ``out_valid = 1`` and the port during them."""
         stream = self.stream_at_results()
-        if not self._records:
+        if self.rows_only or not self._records:
             return self.schedule.result_time.copy(), stream
         count = int(self.kernel_state.cursor[_RECORDS])
         cycles = self.kernel_state.out_cycles[:count].copy()
@@ -538,21 +699,27 @@ class FaultyRun:
 
     def report(self):
         """The :class:`FaultReport <systolic.FaultReport>` of the finished run."""
-        from .array import FaultReport
-
-        problem = self.problem
         expected, clean_stream = self.clean()
         stream = self.stream_at_results()
-        output = stream_to_output(problem, stream, self.acc_bits)
-        first = _first_cycles(problem, stream != clean_stream, self.schedule.result_time)
-        if problem.dataflow.transposed:
-            expected = np.ascontiguousarray(expected.T)
-        corrupted = output != expected
-        first[~corrupted] = -1
-        return FaultReport(faults=self.faults, bypass=self.bypass, expected=expected,
-                           corrupted=corrupted,
-                           error=output.astype(np.int64) - expected.astype(np.int64),
-                           first_cycle=first)
+        return _report(self.problem, self.faults, self.bypass, self.schedule.result_time,
+                       stream_to_output(self.problem, stream, self.acc_bits), stream,
+                       expected, clean_stream)
+
+
+def _report(problem: Problem, faults, bypass, result_time, output, stream, expected,
+            clean_stream):
+    """The :class:`FaultReport <systolic.FaultReport>` of a run's output and result stream
+    against the fault-free ones (``expected`` in the problem's orientation)."""
+    from .array import FaultReport
+
+    first = _first_cycles(problem, stream != clean_stream, result_time)
+    if problem.dataflow.transposed:
+        expected = np.ascontiguousarray(expected.T)
+    corrupted = output != expected
+    first[~corrupted] = -1
+    return FaultReport(faults=faults, bypass=bypass, expected=expected, corrupted=corrupted,
+                       error=output.astype(np.int64) - expected.astype(np.int64),
+                       first_cycle=first)
 
 
 def _first_cycles(problem: Problem, differs: np.ndarray, result_time: np.ndarray):
@@ -603,6 +770,32 @@ def stream_to_output(problem: Problem, stream: np.ndarray, acc_bits: int) -> np.
     return np.ascontiguousarray(out.T) if problem.dataflow.transposed else out
 
 
+def _one_blas_thread(problem: Problem):
+    """A context that keeps BLAS on one thread for a small product (see ``exact_product``)."""
+    if problem.m * problem.k * problem.n >= _BLAS_THREADED_MACS:
+        return contextlib.nullcontext()
+    return _blas_threads().limit(limits=1, user_api="blas")
+
+
+def _faulty_tile(problem: Problem, j: int, x_tile, stream, force, keep) -> None:
+    """The result vectors of ws/is tile ``j`` with stuck weight bits and bypassed PEs."""
+    rows, cols, v = problem.rows, problem.cols, problem.vectors
+    base, row0, col0 = (problem.tiles[X_BASE, j], problem.tiles[W_ROW, j],
+                        problem.tiles[W_COL, j])
+    x_tile[:] = 0
+    part = problem.x_src[:, base:base + rows]
+    x_tile[:, :part.shape[1]] = part
+    weights = np.zeros((rows, cols), np.int64)
+    block = problem.w_src[row0:row0 + rows, col0:col0 + cols]
+    weights[:block.shape[0], :block.shape[1]] = block
+    shadow = force(weights, "w_shadow")
+    active = force(shadow, "w_active") * keep
+    shadow *= keep
+    # float64 products of a tile are exact: every |sum| <= R * 128 * 255 < 2**53
+    stream[j * v:(j + 1) * v] = x_tile @ active
+    stream[j * v] = x_tile[0] @ shadow
+
+
 def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool):
     """The fast path with bypassed PEs and stuck weight bits, exactly as the cycle engine.
 
@@ -647,41 +840,19 @@ def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool)
         pattern = ((values & and_mask) | or_mask) & 0xFF
         return np.where(pattern >= 128, pattern - 256, pattern) if w_signed else pattern
 
-    v = problem.vectors
-    x_src, w_src, tiles = problem.x_src, problem.w_src, problem.tiles
-    stream = np.zeros((problem.n_tiles * v, cols), np.int64)
-    x_tile = np.zeros((v, rows), np.int64)
-    for j in range(problem.n_tiles):
-        base, row0, col0 = tiles[X_BASE, j], tiles[W_ROW, j], tiles[W_COL, j]
-        x_tile[:] = 0
-        part = x_src[:, base:base + rows]
-        x_tile[:, :part.shape[1]] = part
-        weights = np.zeros((rows, cols), np.int64)
-        block = w_src[row0:row0 + rows, col0:col0 + cols]
-        weights[:block.shape[0], :block.shape[1]] = block
-        shadow = force(weights, "w_shadow")
-        active = force(shadow, "w_active") * keep
-        shadow *= keep
-        if v > 1:
-            stream[j * v + 1:(j + 1) * v] = exact_product(x_tile[1:], active)
-        stream[j * v] = exact_product(x_tile[:1], shadow)[0]
+    stream = np.zeros((problem.n_tiles * problem.vectors, cols), np.int64)
+    x_tile = np.zeros((problem.vectors, rows), np.float64)
+    with _one_blas_thread(problem):
+        for j in range(problem.n_tiles):
+            _faulty_tile(problem, j, x_tile, stream, force, keep)
     stream = wrap(stream, acc_bits)
     return (stream_to_output(problem, stream, acc_bits), stream, expected, clean_stream)
 
 
 def fast_report(problem: Problem, faults, bypass, result_time, acc_bits: int, w_signed: bool):
     """``fast_faulty``'s output and stream, and its :class:`FaultReport`."""
-    from .array import FaultReport
-
     output, stream, expected, clean_stream = fast_faulty(problem, faults, bypass, acc_bits,
                                                          w_signed)
-    first = _first_cycles(problem, stream != clean_stream, result_time)
-    if problem.dataflow.transposed:
-        expected = np.ascontiguousarray(expected.T)
-    corrupted = output != expected
-    first[~corrupted] = -1
-    report = FaultReport(faults=faults, bypass=bypass, expected=expected, corrupted=corrupted,
-                         error=output.astype(np.int64) - expected.astype(np.int64),
-                         first_cycle=first)
-    return output, stream, report
+    return output, stream, _report(problem, faults, bypass, result_time, output, stream,
+                                   expected, clean_stream)
 
