@@ -370,6 +370,11 @@ class MatmulWorkload:
     array : systolic.SystolicArray
     a, b : array_like of int
         The operands, as for :meth:`systolic.SystolicArray.run`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Not an array, or operands the array refuses.
     """
 
     array: object
@@ -414,6 +419,19 @@ class NetworkWorkload:
         The right class of each input: the table then has the accuracy of the outputs' argmax.
     config : systolic.tpu.TPUConfig, optional
         The machine (TPU v1 by default); its own faults and bypassed PEs are in every run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from systolic.tpu import Dense, Network, TPUConfig
+    >>> net = Network([Dense(np.eye(4, dtype=np.int8))], (4,))
+    >>> x = np.array([[5, 1, 0, 2], [0, 0, 7, 1]])
+    >>> work = NetworkWorkload(net, x, labels=[0, 2], config=TPUConfig(rows=4, cols=4))
+    >>> table = campaign(work, FaultModel("stuck_at_1", "psum", bits=[3], pes=[(1, 0)]), 1,
+    ...                  processes=1, progress=False)
+    >>> row = table.iloc[0]          # a DataFrame: pandas is installed
+    >>> int(row.outputs_corrupted), int(row.max_error), float(row.accuracy)
+    (2, 8, 0.5)
     """
 
     network: object
@@ -523,7 +541,7 @@ def campaign(workload, model: FaultModel, runs: int, *, seed: int = 0,
     pandas.DataFrame or list of dict
         One row per run, in run order: ``run``, ``faults`` (a tuple of :class:`Fault`),
         ``outputs_corrupted`` (output values that differ from the fault-free result: ``a @ b``
-        modulo ``2**acc_bits``, or :meth:`systolic.tpu.Network.reference`), ``max_error``
+        modulo ``2**acc_bits``, or ``systolic.tpu.Network.reference``), ``max_error``
         (the largest absolute difference) and, for a network with labels, ``accuracy``. A
         DataFrame when pandas is installed (``pip install 'systolic[sweep]'``), else a list of
         one dict per row.
