@@ -246,7 +246,7 @@ class FaultModel:
     count : int
         Faults per run (one per PE).
     pes : sequence of (int, int), optional
-        Candidate PEs. Default: every PE of the array.
+        Candidate PEs (a PE listed twice counts once). Default: every PE of the array.
     cycles : range, optional
         Candidate cycles of a flip. Default: every cycle of the run.
 
@@ -303,7 +303,22 @@ class FaultModel:
               total: int | None = None) -> None:
         """Raise ``ValueError`` unless every draw gives a fault this array has.
 
-        ``total`` is the run's length in cycles (needed when flips are drawn).
+        Parameters
+        ----------
+        dataflow : Dataflow or {"ws", "os", "is"}
+        rows, cols : int
+            The array's size.
+        acc_bits : int
+            The width of the sums.
+        total : int, optional
+            The run's length in cycles: then some cycle of ``cycles`` must be in the run.
+
+        Examples
+        --------
+        >>> FaultModel("stuck_at_0", "x_valid", bits=[4]).check("ws", 4, 4)
+        Traceback (most recent call last):
+        ...
+        ValueError: none of the bits [4] is in register 'x_valid' (1 bits)
         """
         dataflow = Dataflow(dataflow)
         widths = register_widths(dataflow, rows, acc_bits)
