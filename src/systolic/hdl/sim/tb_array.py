@@ -1,6 +1,6 @@
 """cocotb testbench of ``systolic_array``: driver -> monitor -> model -> checker.
 
-The pytest runners (``test_cocotb.py``) write the matmul cases to an ``.npz`` file and start
+:func:`systolic.hdl.sim.build_and_run` writes the matmul cases to an ``.npz`` file and starts
 this module inside the simulator with these environment variables:
 
 ``SYSTOLIC_SIDECAR``
@@ -32,7 +32,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from model_streams import EDGE_NAMES, load_case
+# The simulator loads this file as the top-level module ``tb_array``, next to a top-level
+# ``model_streams``, without the ``systolic`` package (see ``rtl_runner._testbench_on_path``).
+if __package__:
+    from .model_streams import EDGE_NAMES, load_case
+else:
+    from model_streams import EDGE_NAMES, load_case
 
 #: Extra cycles simulated after the model's last result, to catch late or spurious outputs.
 TAIL_CYCLES = 3
