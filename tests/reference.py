@@ -305,8 +305,54 @@ def _edge_inputs(tiles: list[Tile], sched: Schedule, rows: int, cols: int, dataf
     return edges
 
 
+def _register_format(name: str, dataflow: str, rows: int, acc_bits: int, x_signed: bool,
+                     w_signed: bool) -> tuple[int, bool]:
+    """Width and signedness of a register's stored pattern (contract sections 3 and 6)."""
+    if name in ("x_valid", "x_flag", "w_valid", "psum_valid"):
+        return 1, False
+    if name == "w_tag":
+        return max(1, math.ceil(math.log2(rows))) if rows > 1 else 1, False
+    if name in ("psum", "acc", "hold"):
+        return acc_bits, True
+    if name == "x":
+        return 8, x_signed
+    return 8, w_signed  # w, w_active, w_shadow: the w lane's values
+
+
+def _corrupt(pes: list, cycle: int, faults, formats: dict) -> None:
+    """Apply the faults to the register values during ``cycle`` (contract section 6).
+
+    The register's pattern is taken as ``width`` bits, the flips of this cycle invert their
+    bit, then every stuck bit is forced, and the pattern is read back signed or unsigned.
+    """
+    touched = {(f.register, f.pe) for f in faults}
+    for name, (r, c) in touched:
+        width, signed = formats[name]
+        pattern = pes[r][c][name] % (1 << width)
+        for f in faults:
+            if (f.register, f.pe) == (name, (r, c)) and f.kind == "flip" and f.cycle == cycle:
+                pattern ^= 1 << f.bit
+        for f in faults:
+            if (f.register, f.pe) == (name, (r, c)) and f.kind == "stuck_at_0":
+                pattern &= ~(1 << f.bit)
+            if (f.register, f.pe) == (name, (r, c)) and f.kind == "stuck_at_1":
+                pattern |= 1 << f.bit
+        if signed and pattern >= 1 << (width - 1):
+            pattern -= 1 << width
+        pes[r][c][name] = pattern
+
+
+def _operand_signed(matrix: np.ndarray) -> bool:
+    """int8 unless the dtype is uint8 or the values only fit uint8 (contract section 1)."""
+    if matrix.dtype == np.int8:
+        return True
+    if matrix.dtype == np.uint8:
+        return False
+    return int(matrix.min()) >= -128 and int(matrix.max()) <= 127
+
+
 def _step_pe(dataflow: str, reg: dict, x_in: tuple, w_in: tuple, psum_in: tuple, load: int,
-             row: int, acc_bits: int) -> dict:
+             row: int, acc_bits: int, bypassed: bool = False) -> dict:
     """Next register values of one PE (contract sections 3.1 and 3.2)."""
     x_data, x_valid, x_flag = x_in
     w_data, w_valid, w_tag = w_in
@@ -314,14 +360,14 @@ def _step_pe(dataflow: str, reg: dict, x_in: tuple, w_in: tuple, psum_in: tuple,
     new = {"x": x_data, "x_valid": x_valid, "x_flag": x_flag,
            "w": w_data, "w_valid": w_valid, "w_tag": w_tag}
     if dataflow == "os":
-        product = w_data * x_data if x_valid else 0
+        product = w_data * x_data if x_valid and not bypassed else 0
         new["acc"] = 0 if x_flag else wrap(reg["acc"] + product, acc_bits)
         new["hold"] = wrap(reg["acc"] + product, acc_bits) if x_flag else reg["hold"]
         new["psum"] = reg["hold"] if load else psum_data
         new["psum_valid"] = 1 if load else psum_valid
     else:
         weight = reg["w_shadow"] if x_flag else reg["w_active"]
-        product = weight * x_data if x_valid else 0
+        product = weight * x_data if x_valid and not bypassed else 0
         new["psum"] = wrap(psum_data + product, acc_bits)
         new["psum_valid"] = x_valid
         new["w_active"] = reg["w_shadow"] if x_flag else reg["w_active"]
@@ -330,7 +376,8 @@ def _step_pe(dataflow: str, reg: dict, x_in: tuple, w_in: tuple, psum_in: tuple,
 
 
 def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer: bool = True,
-             acc_bits: int = 32, gaps=None, record_registers: bool = False) -> ReferenceResult:
+             acc_bits: int = 32, gaps=None, record_registers: bool = False, faults=(),
+             bypass=()) -> ReferenceResult:
     """Run ``a @ b`` through the literal cycle-stepped model.
 
     Parameters
@@ -348,6 +395,12 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
         Idle cycles before each x vector, in schedule order.
     record_registers : bool
         Keep every PE register of every cycle in ``ReferenceResult.registers``.
+    faults : sequence of Fault
+        Stuck and flipped register bits (contract section 6); only the fields are read.
+    bypass : sequence of (int, int)
+        Bypassed PEs: their product is 0. With faults or bypasses the run takes the
+        schedule's cycles, and ``output`` adds up what the port shows on the cycles the
+        schedule gives for results, whatever ``out_valid`` says.
 
     Returns
     -------
@@ -365,6 +418,19 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
     # Generous bound: every result must appear within 2R + C cycles of the last x vector.
     n_cycles_max = max(sched.x_times) + 2 * rows + cols + 1
     edges = _edge_inputs(tiles, sched, rows, cols, dataflow, n_cycles_max)
+    faults, bypass = list(faults), {tuple(pe) for pe in bypass}
+    faulty = bool(faults or bypass)
+    # the cycles the schedule gives for results (contract sections 3.1 and 3.2)
+    if dataflow == "os":
+        result_cycles = [sched.x_times[(j + 1) * n_vectors - 1] + rows + cols + q
+                         for j in range(n_tiles) for q in range(rows)]
+    else:
+        result_cycles = [t + rows + cols - 1 for t in sched.x_times]
+    formats = {name: _register_format(name, dataflow, rows, acc_bits,
+                                      _operand_signed(b if dataflow == "is" else a),
+                                      _operand_signed(a if dataflow == "is" else b))
+               for name in register_names(dataflow)}
+    port_log = {}
 
     names = register_names(dataflow)
     pes = [[{name: 0 for name in names} for _ in range(cols)] for _ in range(rows)]
@@ -374,7 +440,10 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
 
     snapshots = []
     out_cycles, out_data = [], []
+    _corrupt(pes, 0, faults, formats)
     for t in range(n_cycles_max):
+        if faulty and t == result_cycles[-1] + 1:
+            break
         if record_registers:
             snapshots.append([[dict(pe) for pe in row] for row in pes])
         # Output port, seen during cycle t.
@@ -383,7 +452,8 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
         if port[cols - 1][1]:
             out_cycles.append(t)
             out_data.append([value for value, _ in port])
-        if len(out_cycles) == expected_results:
+        port_log[t] = [value for value, _ in port]
+        if not faulty and len(out_cycles) == expected_results:
             break
         # Edge inputs presented during cycle t, and their skewed copies.
         x_port = [(int(edges["x_data"][t, r]), int(edges["x_valid"][t]), int(edges["x_flag"][t]))
@@ -411,8 +481,9 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
                     psum_in = (up["psum"], up["psum_valid"])
                 load = pes[rows - 1][c]["x_flag"] if dataflow == "os" else 0
                 new_row.append(_step_pe(dataflow, pes[r][c], x_in, w_in, psum_in, load, r,
-                                        acc_bits))
+                                        acc_bits, (r, c) in bypass))
             new_pes.append(new_row)
+        _corrupt(new_pes, t + 1, faults, formats)
         for r in range(rows):
             x_skew[r].clock(x_port[r])
         for c in range(cols):
@@ -422,13 +493,15 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
     else:
         raise AssertionError(f"only {len(out_cycles)} of {expected_results} results appeared")
 
-    total = out_cycles[-1] + 1
+    total = result_cycles[-1] + 1 if faulty else out_cycles[-1] + 1
+    # the host reads the results on the cycles the schedule gives for them
+    host_reads = ([port_log[t] for t in result_cycles] if faulty else out_data)
     # Accumulate the results into Y, modulo 2**acc_bits.
     output = [[0] * n for _ in range(m)]
     result_index = 0
     for tile in tiles:
         for targets in tile.targets:
-            vector = out_data[result_index]
+            vector = host_reads[result_index]
             result_index += 1
             for c, target in enumerate(targets):
                 if target is not None:
@@ -439,7 +512,7 @@ def simulate(a, b, rows: int, cols: int, dataflow: str = "ws", *, double_buffer:
     streaming = n_tiles * n_vectors
     breakdown = {"total": total, "weight_load": first_x, "streaming": streaming,
                  "stall": last_x - first_x + 1 - streaming, "drain": total - 1 - last_x,
-                 "fill": out_cycles[0] - first_x}
+                 "fill": (result_cycles if faulty else out_cycles)[0] - first_x}
     registers = None
     if record_registers:
         registers = {name: np.array([[[pe[name] for pe in row] for row in snap]

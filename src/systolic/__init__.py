@@ -21,6 +21,7 @@ from .array import (
     ArrayTrace,
     CycleBreakdown,
     EdgeStream,
+    FaultReport,
     OutputStream,
     RunResult,
     Stepper,
@@ -42,6 +43,7 @@ __all__ = [
     "Dataflow",
     # faults in the registers (docs/contract.md, section 6)
     "Fault",
+    "FaultReport",
     # what a run returns
     "RunResult",
     "CycleBreakdown",

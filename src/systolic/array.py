@@ -10,6 +10,7 @@ from ._checks import check_bool, check_memory, check_optional_bool, is_int
 from ._config import CYCLES_PER_SECOND, PE_CYCLES_PER_SECOND, PROGRESS_SECONDS
 from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
+from ._fault_engine import FaultyRun, check_fast_faults, fast_report, prepare_faults
 from ._schedule import W_COL, W_ROW, X_BASE, Problem, Schedule, greedy, make_problem
 from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
                         check_operands, check_size, check_trace_window)
@@ -19,6 +20,7 @@ __all__ = [
     "ArrayTrace",
     "CycleBreakdown",
     "EdgeStream",
+    "FaultReport",
     "OutputStream",
     "RunResult",
     "Stepper",
@@ -93,6 +95,77 @@ class EdgeStream:
 
 
 @dataclass(frozen=True)
+class FaultReport:
+    """What faults and bypassed PEs did to a run's output (``docs/contract.md``, section 6).
+
+    The fault-free output is computed exactly by the fast path; an output element is corrupted
+    when the faulty run's value differs from it.
+
+    Attributes
+    ----------
+    faults : tuple of Fault
+        The faults of the run.
+    bypass : tuple of (int, int)
+        The bypassed PEs, sorted.
+    expected : ndarray, int32 (M, N)
+        The fault-free output.
+    corrupted : ndarray, bool (M, N)
+        Where the output differs from ``expected``.
+    error : ndarray, int64 (M, N)
+        ``output - expected`` (0 where the output is right).
+    first_cycle : ndarray, int64 (M, N)
+        For a corrupted element, the first cycle on which a result vector that adds to it
+        differed from the fault-free one on the output port; -1 elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from systolic import Fault, SystolicArray
+    >>> a, b = np.ones((2, 3), np.int8), np.ones((3, 2), np.int8)
+    >>> res = SystolicArray(3, 2, "ws").run(
+    ...     a, b, faults=[Fault("psum", (2, 1), 4, "stuck_at_1")])
+    >>> res.output.tolist()
+    [[3, 19], [3, 19]]
+    >>> rep = res.fault_report
+    >>> rep.n_corrupted, rep.max_abs_error, rep.first_cycle_seen
+    (2, 16, 7)
+    >>> rep.summary()
+    '2 of 4 outputs corrupted, max abs error 16, first seen in cycle 7'
+    """
+
+    faults: tuple
+    bypass: tuple
+    expected: np.ndarray
+    corrupted: np.ndarray
+    error: np.ndarray
+    first_cycle: np.ndarray
+
+    @property
+    def n_corrupted(self) -> int:
+        """How many output elements differ from the fault-free output."""
+        return int(np.count_nonzero(self.corrupted))
+
+    @property
+    def max_abs_error(self) -> int:
+        """The largest ``|output - expected|`` (0 when nothing is corrupted)."""
+        return int(np.abs(self.error).max()) if self.error.size else 0
+
+    @property
+    def first_cycle_seen(self) -> int | None:
+        """The first cycle on which a corrupted result appeared, or None."""
+        seen = self.first_cycle[self.corrupted]
+        return int(seen.min()) if seen.size else None
+
+    def summary(self) -> str:
+        """The three numbers above in one line."""
+        line = (f"{self.n_corrupted} of {self.corrupted.size} outputs corrupted, "
+                f"max abs error {self.max_abs_error}")
+        if self.first_cycle_seen is not None:
+            line += f", first seen in cycle {self.first_cycle_seen}"
+        return line
+
+
+@dataclass(frozen=True)
 class RunResult:
     """Everything a run reports.
 
@@ -120,6 +193,8 @@ class RunResult:
     dims : tuple of int
         ``(R, C)``.
     dataflow : Dataflow
+    fault_report : FaultReport or None
+        What the run's faults and bypassed PEs changed; None for a run without either.
     """
 
     output: np.ndarray
@@ -134,6 +209,7 @@ class RunResult:
     trace: ArrayTrace | None
     dims: tuple[int, int]
     dataflow: Dataflow
+    fault_report: FaultReport | None = None
 
     @property
     def energy_j(self) -> float:
@@ -201,6 +277,10 @@ class Stepper:
     def result(self) -> RunResult:
         """Finish the run and return its :class:`RunResult` (with the output stream)."""
         self._run.advance(self._run.total)
+        if isinstance(self._run, FaultyRun):
+            return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
+                                       None, "exact", OutputStream(*self._run.output_stream()),
+                                       None, self._run.report())
         return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
                                    None, "exact",
                                    OutputStream(self._run.out_cycles, self._run.out_data), None)
@@ -269,7 +349,8 @@ class SystolicArray:
         gaps = check_gaps(gaps, problem.n_tiles * problem.vectors)
         return problem, greedy(problem, self._double_buffer, gaps), a_signed, b_signed
 
-    def _result(self, problem, schedule, output, exact, timing, outputs, trace) -> RunResult:
+    def _result(self, problem, schedule, output, exact, timing, outputs, trace,
+                fault_report=None) -> RunResult:
         if timing == "exact":
             cycle_breakdown = schedule.breakdown
         else:
@@ -289,12 +370,14 @@ class SystolicArray:
             trace=trace,
             dims=(self._rows, self._cols),
             dataflow=self._dataflow,
+            fault_report=fault_report,
         )
 
     # -- public methods ----------------------------------------------------------------------
 
     def run(self, a, b, *, engine: str = "cycle", timing: str = "exact", gaps=None,
-            record_outputs: bool = False, trace=None, progress=None) -> RunResult:
+            record_outputs: bool = False, trace=None, progress=None, faults=None,
+            bypass=None) -> RunResult:
         """Multiply ``a @ b`` on the array.
 
         Parameters
@@ -320,10 +403,17 @@ class SystolicArray:
             the run is clipped to it.
         progress : bool, optional
             Progress bar; by default shown when the run is estimated to take over 2 s.
+        faults : list of Fault, optional
+            Stuck-at and flipped bits in PE registers (``docs/contract.md``, section 6). The
+            cycle engine computes any of them; the fast path only stuck bits of ``w_active``
+            and ``w_shadow`` (ws/is) and refuses the others.
+        bypass : list of (int, int), optional
+            PEs that add nothing (their product is 0), on either engine.
 
         Returns
         -------
         RunResult
+            With ``fault_report`` when ``faults`` or ``bypass`` is given.
 
         Raises
         ------
@@ -331,9 +421,10 @@ class SystolicArray:
             Operands that are not integer arrays (or are masked arrays), options of the wrong
             type (flags must be bools).
         ValueError
-            Bad shapes, values outside 8 bits, unknown options, bad ``gaps`` or ``trace``, or
-            a run that needs more memory than the limit (``SYSTOLIC_MEMORY_LIMIT``, see
-            :mod:`systolic`).
+            Bad shapes, values outside 8 bits, unknown options, bad ``gaps`` or ``trace``, a
+            fault the array does not have or that happens after the run, a fault the fast
+            path cannot compute, or a run that needs more memory than the limit
+            (``SYSTOLIC_MEMORY_LIMIT``, see :mod:`systolic`).
 
         Examples
         --------
@@ -350,7 +441,9 @@ class SystolicArray:
         check_choice("timing", timing, _TIMINGS)
         record_outputs = check_bool("record_outputs", record_outputs)
         progress = check_optional_bool("progress", progress)
-        problem, schedule, _, _ = self._prepare(a, b, gaps)
+        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        faults, bypass = prepare_faults(faults, bypass, self._dataflow, self._rows, self._cols,
+                                        self._acc_bits, schedule.total)
         if gaps is not None and timing == "scalesim":
             raise ValueError("gaps cannot be combined with timing='scalesim': SCALE-Sim "
                              "has no idle gaps")
@@ -366,6 +459,10 @@ class SystolicArray:
                 needed += 12 * schedule.result_time.size * self._cols
             check_memory(f"the fast engine on a {m}x{problem.k}x{n} matmul", needed,
                          "use smaller operands")
+            if faults or bypass:
+                return self._fast_faulty(problem, schedule, faults, bypass, timing,
+                                         record_outputs, a_signed if problem.dataflow.transposed
+                                         else b_signed)
             exact = exact_result(problem)
             output = wrap(exact, self._acc_bits)
             if problem.dataflow.transposed:
@@ -376,6 +473,9 @@ class SystolicArray:
                                        fast_output_stream(problem, exact, self._acc_bits))
             return self._result(problem, schedule, output, exact, timing, outputs, None)
 
+        if faults or bypass:
+            return self._cycle_faulty(problem, schedule, faults, bypass, timing, record_outputs,
+                                      window, progress, a_signed, b_signed)
         self._check_cycle_memory(problem, schedule, record_outputs,
                                  0 if window is None else window[1] - window[0])
         run = CycleRun(problem, schedule, self._acc_bits, record_outputs)
@@ -391,6 +491,48 @@ class SystolicArray:
             array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
         return self._result(problem, schedule, run.output(), None, timing, outputs,
                             array_trace)
+
+    def _fast_faulty(self, problem, schedule, faults, bypass, timing, record_outputs,
+                     w_signed) -> RunResult:
+        """The fast path of a run with bypassed PEs or stuck weight bits (exact)."""
+        check_fast_faults(faults, self._dataflow)
+        output, stream, report = fast_report(problem, faults, bypass, schedule.result_time,
+                                             self._acc_bits, w_signed)
+        outputs = None
+        if record_outputs:
+            outputs = OutputStream(schedule.result_time.copy(), stream)
+        return self._result(problem, schedule, output, None, timing, outputs, None, report)
+
+    def _faulty_run(self, problem, schedule, faults, bypass, record_outputs, trace_cycles,
+                    every_column, a_signed, b_signed) -> FaultyRun:
+        """A :class:`FaultyRun`, once its memory is known to fit."""
+        swap = problem.dataflow.transposed
+        columns = FaultyRun.stepped_count(faults, bypass, self._cols, every_column)
+        needed = FaultyRun.bytes_needed(problem, schedule, record_outputs, columns)
+        needed += trace_cycles * len(self._dataflow.registers) * self._rows * self._cols * 4
+        check_memory(f"the cycle engine with faults on a {self._rows}x{self._cols} array",
+                     needed, "use a smaller array or smaller operands")
+        return FaultyRun(problem, schedule, self._acc_bits, record_outputs, faults, bypass,
+                         x_signed=b_signed if swap else a_signed,
+                         w_signed=a_signed if swap else b_signed, every_column=every_column)
+
+    def _cycle_faulty(self, problem, schedule, faults, bypass, timing, record_outputs, window,
+                      progress, a_signed, b_signed) -> RunResult:
+        """The cycle engine with faults: every register stepped by its equations."""
+        run = self._faulty_run(problem, schedule, faults, bypass, record_outputs,
+                               0 if window is None else window[1] - window[0],
+                               window is not None, a_signed, b_signed)
+        buffer = None
+        if window is not None:
+            buffer = np.zeros((len(run.registers), window[1] - window[0], self._rows,
+                               self._cols), np.int32)
+        self._advance(run, buffer, window[0] if window else 0, progress)
+        outputs = OutputStream(*run.output_stream()) if record_outputs else None
+        array_trace = None
+        if window is not None:
+            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
+        return self._result(problem, schedule, run.output(), None, timing, outputs,
+                            array_trace, run.report())
 
     def _check_cycle_memory(self, problem, schedule, record_outputs: bool,
                             trace_cycles: int) -> None:
@@ -474,8 +616,11 @@ class SystolicArray:
                           x_signed=b_signed if swap else a_signed,
                           w_signed=a_signed if swap else b_signed)
 
-    def stepper(self, a, b, *, gaps=None) -> Stepper:
+    def stepper(self, a, b, *, gaps=None, faults=None, bypass=None) -> Stepper:
         """A cycle-accurate run of ``a @ b`` that advances one cycle at a time on request.
+
+        ``faults`` and ``bypass`` are those of :meth:`run`; the state then shows the
+        corrupted registers, and the result has a ``fault_report``.
 
         Examples
         --------
@@ -488,7 +633,12 @@ class SystolicArray:
         >>> st.result().output.tolist()
         [[2, 2]]
         """
-        problem, schedule, _, _ = self._prepare(a, b, gaps)
+        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        faults, bypass = prepare_faults(faults, bypass, self._dataflow, self._rows, self._cols,
+                                        self._acc_bits, schedule.total)
+        if faults or bypass:
+            return Stepper(self, self._faulty_run(problem, schedule, faults, bypass, True, 0,
+                                                  True, a_signed, b_signed))
         self._check_cycle_memory(problem, schedule, True, 0)
         run = CycleRun(problem, schedule, self._acc_bits, True)
         return Stepper(self, run)
