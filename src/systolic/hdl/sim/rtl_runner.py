@@ -121,8 +121,8 @@ class RtlRun:
 
 def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, dataflow: str = "ws",
                   x_signed: bool = True, w_signed: bool = True, acc_bits: int = 32,
-                  registers: bool = False, seed: int = 0, fault=None,
-                  ivl_root: Path | None = None, progress: bool = False,
+                  registers: bool = False, seed: int = 0, fault=None, faults=None,
+                  bypass=None, ivl_root: Path | None = None, progress: bool = False,
                   simulator: str | None = None) -> RtlRun:
     """Generate, compile and simulate; return the checker's report.
 
@@ -132,7 +132,9 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     ``RtlRun.passed`` and the report, not raised, so callers can inspect the mismatch. With
     ``progress``, each stage is announced on stdout and the simulator logs its progress there
     instead of into ``sim.log`` (for runs that take minutes). ``simulator`` is ``"icarus"`` or
-    ``"verilator"``; by default :data:`SIM`.
+    ``"verilator"``; by default :data:`SIM`. ``fault`` (a verification mutation), ``faults``
+    and ``bypass`` go to the generator (:func:`systolic.hdl.generate`); the model gets the
+    same ``faults`` and ``bypass`` from the sidecar.
     """
     simulator = simulator or SIM
 
@@ -146,7 +148,7 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     stage(f"generating the Verilog of a {rows} x {cols} {dataflow} array")
     verilog_path, sidecar_path = write(work, rows, cols, dataflow, x_signed=x_signed,
                                        w_signed=w_signed, acc_bits=acc_bits, name="dut",
-                                       fault=fault)
+                                       fault=fault, faults=faults, bypass=bypass)
     generated = time.perf_counter()
     sidecar = load_sidecar(sidecar_path)
     runner, sources, build_args = _simulator(simulator, work, verilog_path, sidecar, registers,
