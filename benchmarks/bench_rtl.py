@@ -24,14 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "rtl"))
+from machine import cpu_model
 
-import systolic  # noqa: E402
-from machine import cpu_model  # noqa: E402
-import rtl_runner  # noqa: E402
-from rtl_runner import build_and_run  # noqa: E402
-from stimulus import lane_operands  # noqa: E402
+import systolic
+from systolic.hdl.sim import build_and_run, lane_operands
+
+HERE = Path(__file__).resolve().parent
 
 RESULTS = HERE / "results" / "rtl.md"
 SEED = 20240601
@@ -55,9 +53,8 @@ def measure(n: int, work: Path, verilator: bool) -> dict:
     model = model_seconds(n, a, b)
     row = {"n": n, "model": model}
     for simulator in ("icarus", "verilator") if verilator else ("icarus",):
-        rtl_runner.SIM = simulator
         run = build_and_run(work / f"{simulator}_n{n}", [{"a": a, "b": b}], rows=n, cols=n,
-                            seed=SEED)
+                            seed=SEED, simulator=simulator)
         if not run.passed or run.report["errors"]:
             raise RuntimeError(f"{n}x{n} on {simulator}: RTL and model disagree: "
                                f"{run.report['first']}")

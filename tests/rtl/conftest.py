@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from stimulus import full_size
+from systolic.hdl.sim.stimulus import full_size
 
 # On Verilator (SIM=verilator) the cocotb tests need no Icarus.
 ICARUS_MISSING = shutil.which("iverilog") is None and os.environ.get("SIM", "icarus") == "icarus"

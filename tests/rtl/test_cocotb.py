@@ -8,15 +8,12 @@ which drives the model's edge stream and compares every output value and cycle (
 
 from __future__ import annotations
 
-import resource
-import time
-
 import numpy as np
 import pytest
 
-from rtl_runner import build_and_run
-from stimulus import base_seed, full_size, lane_operands, random_case
 from systolic.hdl import Fault
+from systolic.hdl.sim import build_and_run, run_matmul_at_size
+from systolic.hdl.sim.stimulus import base_seed, full_size, lane_operands, random_case
 
 pytestmark = pytest.mark.rtl
 
@@ -140,15 +137,6 @@ def test_full_size_matmul(tmp_path):
     if size is None:
         pytest.skip("full-size run: set SIM_ROWS/SIM_COLS (make sim ROWS=256 COLS=256)")
     rows, cols = size
-    seed = base_seed(256)
-    rng = np.random.default_rng(seed)
-    a, b = lane_operands(rng, rows, rows, cols, "ws", True, True)
-    start = time.perf_counter()
-    run = build_and_run(tmp_path, [{"a": a, "b": b}], rows=rows, cols=cols, seed=seed,
-                        progress=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
-    print(f"{rows}x{cols}: {time.perf_counter() - start:.0f} s total, Verilog "
-          f"{run.verilog_bytes / 1e6:.1f} MB, peak child memory {peak:.2f} GB")
-    _report(run, seed)
-    assert run.report["errors"] == 0, f"seed {seed}: first mismatch {run.report['first']}"
+    run = run_matmul_at_size(tmp_path, rows, cols)
+    assert run.report["errors"] == 0, f"first mismatch {run.report['first']}"
     assert run.passed

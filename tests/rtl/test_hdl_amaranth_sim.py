@@ -14,8 +14,8 @@ from amaranth.sim import Simulator
 import reference as ref
 import systolic
 from amaranth_harness import simulate_edges, to_signed
-from stimulus import base_seed, random_case
 from systolic.hdl import ArrayConfig, ProcessingElement, register_widths
+from systolic.hdl.sim.stimulus import base_seed, random_case
 
 
 def run_pe(config: ArrayConfig, steps: list[dict], row: int = 0) -> list[dict]:

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-import rtl_runner
-from stimulus import base_seed, lane_operands
+from systolic.hdl.sim import rtl_runner
+from systolic.hdl.sim.stimulus import base_seed, lane_operands
 
 #: (name, dataflow, x_signed, w_signed, matmuls as (M, K, N) in units of SIZE)
 BUILDS = [

@@ -7,10 +7,18 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ._config import ArrayConfig
-from ._netlist import PE_MODULE, Constant, Fault, Flipped, Wire, array_netlist, top_ports
+from ._netlist import (
+    COUNTER_MODULE,
+    Constant,
+    Flipped,
+    Mutation,
+    Wire,
+    array_netlist,
+    top_ports,
+)
 from ._pe import ProcessingElement
 
-__all__ = ["ArrayTop", "DelayStage"]
+__all__ = ["ArrayTop", "CycleCounter", "DelayStage"]
 
 
 class DelayStage(wiring.Component):
@@ -36,6 +44,29 @@ class DelayStage(wiring.Component):
         return m
 
 
+class CycleCounter(wiring.Component):
+    """The cycles since reset, stopping at ``2**width - 1`` (never wrapping back).
+
+    Parameters
+    ----------
+    width : int
+        Counter width.
+
+    Attributes
+    ----------
+    count : Signal(width), out
+    """
+
+    def __init__(self, width: int):
+        super().__init__({"count": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.count != (1 << len(self.count)) - 1):
+            m.d.sync += self.count.eq(self.count + 1)
+        return m
+
+
 class ArrayTop(wiring.Component):
     """The systolic array with its edge skew and output de-skew.
 
@@ -49,8 +80,12 @@ class ArrayTop(wiring.Component):
     ----------
     config : ArrayConfig
         Array parameters.
-    fault : Fault, optional
-        A deliberate defect (for testing the testbench).
+    fault : Mutation, optional
+        A deliberate wiring defect (for testing the testbench): ``systolic.hdl.Fault``.
+    faults : list of systolic.Fault, optional
+        Faults built into the PE registers (``docs/contract.md``, section 6).
+    bypass : list of (int, int), optional
+        Bypassed PEs: their product is 0.
 
     Attributes
     ----------
@@ -72,11 +107,13 @@ class ArrayTop(wiring.Component):
         module (for simulation and waveforms).
     """
 
-    def __init__(self, config: ArrayConfig, *, fault: Fault | None = None):
+    def __init__(self, config: ArrayConfig, *, fault: Mutation | None = None, faults=None,
+                 bypass=None):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be an ArrayConfig, got {config!r}")
         self.config = config
-        self._netlist = array_netlist(config, fault)  # checks the fault
+        self._netlist = array_netlist(config, fault, faults=faults,
+                                      bypass=bypass)  # checks the faults
         members = {}
         for name, direction, width in top_ports(config):
             members[name] = In(width) if direction == "in" else Out(width)
@@ -106,12 +143,15 @@ class ArrayTop(wiring.Component):
             return signal(source)
 
         for cell in netlist.cells:
-            if cell.module == PE_MODULE:
-                pe = ProcessingElement(self.config)
-                m.submodules[cell.name] = pe
-                m.d.comb += [getattr(pe, port).eq(value(source))
+            if cell.module in netlist.pe_modules or cell.module == COUNTER_MODULE:
+                if cell.module == COUNTER_MODULE:
+                    unit = CycleCounter(cell.outputs["count"].width)
+                else:
+                    unit = ProcessingElement(self.config, **netlist.pe_modules[cell.module])
+                m.submodules[cell.name] = unit
+                m.d.comb += [getattr(unit, port).eq(value(source))
                              for port, source in cell.inputs.items()]
-                m.d.comb += [signal(wire).eq(getattr(pe, port))
+                m.d.comb += [signal(wire).eq(getattr(unit, port))
                              for port, wire in cell.outputs.items()]
             else:  # a delay register
                 m.d.sync += signal(cell.outputs["q"]).eq(value(cell.inputs["d"]))

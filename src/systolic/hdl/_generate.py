@@ -13,12 +13,14 @@ from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
 from .._checks import check_memory
-from ._array import DelayStage
+from ..faults import Fault
+from ._array import CycleCounter, DelayStage
 from ._config import ArrayConfig
 from ._netlist import (
+    COUNTER_MODULE,
     PE_MODULE,
     TOP_MODULE,
-    Fault,
+    Mutation,
     array_netlist,
     delay_module,
     top_ports,
@@ -27,8 +29,8 @@ from ._netlist import (
 from ._pe import ProcessingElement, pe_registers, register_widths
 from ._waivers import VERILATOR_WAIVERS, WAIVERS_FILE
 
-__all__ = ["GENERATOR_VERSION", "REFERENCE_CONFIGS", "config_from_sidecar", "generate",
-           "load_sidecar", "write", "write_reference_configs"]
+__all__ = ["GENERATOR_VERSION", "REFERENCE_CONFIGS", "config_from_sidecar",
+           "faults_from_sidecar", "generate", "load_sidecar", "write", "write_reference_configs"]
 
 #: Bumped whenever the generated hardware or the sidecar layout changes.
 GENERATOR_VERSION = "2"
@@ -44,7 +46,7 @@ REFERENCE_CONFIGS = (
 )
 
 
-def _sidecar(config: ArrayConfig, fault: Fault | None) -> dict:
+def _sidecar(config: ArrayConfig, fault: Mutation | None, netlist) -> dict:
     widths = register_widths(config)
     sidecar = {
         "generator": "systolic.hdl",
@@ -61,12 +63,28 @@ def _sidecar(config: ArrayConfig, fault: Fault | None) -> dict:
     if fault is not None:
         sidecar["fault"] = {"kind": fault.kind, "row": fault.row, "col": fault.col,
                             "bit": fault.bit}
+    # Contract faults and bypassed PEs, so that the model can be built with the same ones.
+    if netlist.faults:
+        sidecar["faults"] = [{"register": f.register, "pe": list(f.pe), "bit": f.bit,
+                              "kind": f.kind, "cycle": f.cycle} for f in netlist.faults]
+    if netlist.bypass:
+        sidecar["bypass"] = [list(pe) for pe in netlist.bypass]
     return sidecar
 
 
+def faults_from_sidecar(sidecar: dict) -> tuple[list, list]:
+    """``(faults, bypass)`` recorded in a sidecar: :class:`systolic.Fault` and ``(row, col)``.
+
+    Both are empty for an array generated without them.
+    """
+    faults = [Fault(f["register"], tuple(f["pe"]), f["bit"], f["kind"], f["cycle"])
+              for f in sidecar.get("faults", ())]
+    return faults, [tuple(pe) for pe in sidecar.get("bypass", ())]
+
+
 def generate(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = True,
-             w_signed: bool = True, acc_bits: int = 32,
-             fault: Fault | None = None) -> tuple[str, dict]:
+             w_signed: bool = True, acc_bits: int = 32, fault: Mutation | None = None,
+             faults=None, bypass=None) -> tuple[str, dict]:
     """Generate the Verilog of an array and its sidecar.
 
     Parameters
@@ -79,17 +97,28 @@ def generate(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = Tru
         Lane signedness: int8 if true, uint8 if false.
     acc_bits : int
         Width of the wrapping sums, 16..32.
-    fault : Fault, optional
-        A deliberate defect, for testing the verification.
+    fault : Mutation, optional
+        A verification mutation (``systolic.hdl.Fault``): a wiring defect that no model
+        follows, for showing that the verification catches wrong hardware.
+    faults : list of systolic.Fault, optional
+        Faults of the contract (``docs/contract.md``, section 6), built into the hardware: a
+        faulty PE is an instance of a module of its own, ``systolic_array_pe_faulty_<k>``,
+        in which a stuck bit is a constant on the register's output and a flip compares a
+        cycle counter (module ``systolic_array_cycle_counter``, only present with a flip
+        after cycle 0) with the cycle before the flip.
+    bypass : list of (int, int), optional
+        Bypassed PEs (section 6): their module adds a product of 0.
 
     Returns
     -------
     verilog_text : str
-        Modules ``systolic_array_pe`` and ``systolic_array``. The text depends only on the
-        parameters (and the Amaranth/Yosys versions): no source-location attributes.
+        Modules ``systolic_array_pe`` and ``systolic_array`` (and the variants above). The
+        text depends only on the parameters (and the Amaranth/Yosys versions): no
+        source-location attributes. Without faults and bypass it is the same text as before
+        they existed.
     sidecar : dict
         All parameters, the top-level port list, the PE register names and widths, and the
-        generator version; JSON-ready.
+        generator version, plus ``faults`` and ``bypass`` when given; JSON-ready.
 
     Raises
     ------
@@ -103,7 +132,7 @@ def generate(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = Tru
     (True, 1)
     """
     config = ArrayConfig(rows, cols, dataflow, x_signed, w_signed, acc_bits)
-    return _generate(config, fault)
+    return _generate(config, fault, faults, bypass)
 
 
 def _to_verilog(elaboratable, name: str) -> str:
@@ -164,16 +193,33 @@ def _one_clocked_block(text: str, name: str) -> str:
 _BYTES_PER_PE = 12 << 10
 
 
-def _generate(config: ArrayConfig, fault: Fault | None = None) -> tuple[str, dict]:
+_FAULTY_RULES = ("UNUSEDSIGNAL", "WIDTHEXPAND", "DECLFILENAME")
+#: Wrapped around a faulty PE module, whose stuck bits leave Verilator's lint things to
+#: report that are the fault, not a defect of the generator: the input bits a stuck register
+#: would have stored are unread and its flip-flop has fewer bits (UNUSEDSIGNAL), a sum whose
+#: top bits are stuck at 0 is added as a narrower operand (WIDTHEXPAND), and in an array with
+#: no fault-free PE the file's first module is a faulty one (DECLFILENAME).
+_FAULTY_LINT = ("".join(f"/* verilator lint_off {rule} */\n" for rule in _FAULTY_RULES),
+                "".join(f"/* verilator lint_on {rule} */\n" for rule in _FAULTY_RULES))
+
+
+def _generate(config: ArrayConfig, fault: Mutation | None = None, faults=None,
+              bypass=None) -> tuple[str, dict]:
     check_memory(f"generating a {config.rows}x{config.cols} array",
                  config.rows * config.cols * _BYTES_PER_PE, "generate a smaller array")
-    # The logic (the PE and the one-register delay modules, one per width the skew and
-    # de-skew lines use) goes through Amaranth and Yosys; the top module only wires instances
-    # together and is written from the netlist directly.
-    netlist = array_netlist(config, fault)
+    # The logic (the PE modules and the one-register delay modules, one per width the skew
+    # and de-skew lines use) goes through Amaranth and Yosys; the top module only wires
+    # instances together and is written from the netlist directly.
+    netlist = array_netlist(config, fault, faults=faults, bypass=bypass)
     widths = sorted({cell.outputs["q"].width for cell in netlist.cells
-                     if cell.module != PE_MODULE})
-    modules = [_to_verilog(ProcessingElement(config), PE_MODULE)]
+                     if cell.module not in netlist.pe_modules and cell.module != COUNTER_MODULE})
+    modules = []
+    for module, kwargs in netlist.pe_modules.items():
+        text = _to_verilog(ProcessingElement(config, **kwargs), module)
+        modules.append(_FAULTY_LINT[0] + text + _FAULTY_LINT[1] if kwargs else text)
+    counters = [cell for cell in netlist.cells if cell.module == COUNTER_MODULE]
+    modules += [_to_verilog(CycleCounter(cell.outputs["count"].width), COUNTER_MODULE)
+                for cell in counters]
     modules += [_to_verilog(DelayStage(width), delay_module(width)) for width in widths]
     header = (f"// {TOP_MODULE}: {config.rows} x {config.cols} systolic array, "
               f"dataflow {config.dataflow}, acc_bits {config.acc_bits}\n"
@@ -181,19 +227,20 @@ def _generate(config: ArrayConfig, fault: Fault | None = None) -> tuple[str, dic
               # A misnamed connection must not compile into an implicit one-bit wire.
               "`default_nettype none\n")
     footer = "`default_nettype wire\n"
-    return header + "".join(modules) + top_verilog(netlist) + footer, _sidecar(config, fault)
+    return (header + "".join(modules) + top_verilog(netlist) + footer,
+            _sidecar(config, fault, netlist))
 
 
 def write(out_dir, rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = True,
           w_signed: bool = True, acc_bits: int = 32, name: str | None = None,
-          fault: Fault | None = None) -> tuple[Path, Path]:
+          fault: Mutation | None = None, faults=None, bypass=None) -> tuple[Path, Path]:
     """Generate an array and write ``<name>.v`` and ``<name>.json`` into ``out_dir``.
 
     Parameters
     ----------
     out_dir : str or Path
         Output directory, created if missing.
-    rows, cols, dataflow, x_signed, w_signed, acc_bits, fault
+    rows, cols, dataflow, x_signed, w_signed, acc_bits, fault, faults, bypass
         As for :func:`generate`.
     name : str, optional
         File name stem; default :attr:`ArrayConfig.name`, e.g. ``ws_4x4_i8_i8_acc32``. A plain
@@ -219,7 +266,7 @@ def write(out_dir, rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool
                 or "\0" in name):
             raise ValueError(f"name must be a plain file name stem (no path separators), "
                              f"got {name!r}")
-    return _write(Path(out_dir), config, name or config.name, fault)
+    return _write(Path(out_dir), config, name or config.name, fault, faults, bypass)
 
 
 def _prepare_dir(out_dir: Path) -> None:
@@ -231,10 +278,10 @@ def _prepare_dir(out_dir: Path) -> None:
         raise PermissionError(errno.EACCES, "cannot write into the directory", str(out_dir))
 
 
-def _write(out_dir: Path, config: ArrayConfig, name: str,
-           fault: Fault | None = None) -> tuple[Path, Path]:
+def _write(out_dir: Path, config: ArrayConfig, name: str, fault: Mutation | None = None,
+           faults=None, bypass=None) -> tuple[Path, Path]:
     _prepare_dir(out_dir)
-    text, sidecar = _generate(config, fault)
+    text, sidecar = _generate(config, fault, faults, bypass)
     verilog_path = out_dir / f"{name}.v"
     sidecar_path = out_dir / f"{name}.json"
     verilog_path.write_text(text)

@@ -9,18 +9,23 @@ through Amaranth's netlist and Yosys takes minutes and more memory than WebAssem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..faults import Fault as ContractFault
+from ..faults import check_bypass, check_faults
 from ._config import ArrayConfig
 from ._pe import pe_registers, register_widths
 
-__all__ = ["PE_MODULE", "TOP_MODULE", "Cell", "Constant", "Fault", "Flipped", "Netlist", "Wire",
-           "array_netlist", "delay_module", "top_ports", "top_verilog"]
+__all__ = ["COUNTER_MODULE", "PE_MODULE", "TOP_MODULE", "Cell", "Constant", "Fault", "Flipped",
+           "Mutation", "Netlist", "Wire", "array_netlist", "delay_module", "faulty_pe_module",
+           "top_ports", "top_verilog"]
 
 #: Verilog name of the top-level module.
 TOP_MODULE = "systolic_array"
 #: Verilog name of the processing-element module, instantiated R * C times.
 PE_MODULE = "systolic_array_pe"
+#: Verilog name of the cycle counter that flip faults compare with (only when there are any).
+COUNTER_MODULE = "systolic_array_cycle_counter"
 
 _FAULT_KINDS = ("out_delay", "out_flip", "psum_flip")
 
@@ -30,9 +35,21 @@ def delay_module(width: int) -> str:
     return f"systolic_array_delay_{width}"
 
 
+def faulty_pe_module(index: int) -> str:
+    """Verilog name of the ``index``-th PE variant with faults built in (or bypassed)."""
+    return f"{PE_MODULE}_faulty_{index}"
+
+
 @dataclass(frozen=True)
-class Fault:
-    """A deliberate defect, used to show that the verification catches wrong hardware.
+class Mutation:
+    """A deliberate wiring defect, used to show that the verification catches wrong hardware.
+
+    A verification mutation, not a fault of the contract: it breaks the array's wiring (an
+    output late, an input bit inverted) where no model would follow, so that the testbench,
+    the formal proofs and their reports can be seen to fail. Faults in the PE registers that
+    the model reproduces are :class:`systolic.Fault` (``docs/contract.md``, section 6), given
+    to the generator as ``faults=[...]``. Also available as ``systolic.hdl.Fault``, its first
+    name.
 
     Parameters
     ----------
@@ -66,6 +83,10 @@ class Fault:
             raise ValueError(f"fault row {self.row!r} is outside 0..{config.rows - 1}")
         if not 0 <= self.bit < config.acc_bits:
             raise ValueError(f"fault bit {self.bit!r} is outside 0..{config.acc_bits - 1}")
+
+
+#: The verification mutation under its first name (``fault=`` of the generator takes it).
+Fault = Mutation
 
 
 def top_ports(config: ArrayConfig) -> list[tuple[str, str, int]]:
@@ -105,7 +126,7 @@ class Flipped:
 
 @dataclass(frozen=True, eq=False)
 class Cell:
-    """One instance: a PE (``module == PE_MODULE``) or a delay register.
+    """One instance: a PE, a delay register or the cycle counter.
 
     ``inputs`` maps input ports to a :class:`Wire`, :class:`Constant` or :class:`Flipped`;
     ``outputs`` maps every output port (every register) to the wire it drives.
@@ -122,6 +143,9 @@ class Netlist:
     """The top module: its ports, its cells in order and ``(wire, source)`` assigns.
 
     ``pe_wires[r][c][name]`` is the wire that register ``name`` of ``PE(r, c)`` drives.
+    ``pe_modules`` maps every PE module the cells use to the keyword arguments of its
+    :class:`ProcessingElement` (empty for the fault-free ``PE_MODULE``); ``faults`` and
+    ``bypass`` are the checked faults and bypassed PEs built into them.
     """
 
     config: ArrayConfig
@@ -129,28 +153,83 @@ class Netlist:
     cells: list
     assigns: list
     pe_wires: list
+    pe_modules: dict = field(default_factory=lambda: {PE_MODULE: {}})
+    faults: tuple = ()
+    bypass: tuple = ()
 
 
-def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
+def _pe_variants(config: ArrayConfig, faults, bypass):
+    """``(module of every PE as a grid, keyword arguments of every module used, counter
+    width, checked faults, checked bypass)``.
+
+    PEs with the same faults (up to their position) and bypass share one module; the
+    variants are numbered in the order their first PE appears, row by row.
+    """
+    faults = check_faults(faults, config.kind, config.rows, config.cols, config.acc_bits)
+    bypass = check_bypass(bypass, config.rows, config.cols)
+    bypassed = set(bypass)
+    late = [fault.cycle for fault in faults if fault.kind == "flip" and fault.cycle]
+    cycle_bits = max(late).bit_length() if late else 0
+    by_pe = {}
+    for fault in faults:
+        by_pe.setdefault(fault.pe, []).append(fault)
+    grid, modules, variants = [], {}, {}
+    for r in range(config.rows):
+        grid.append([])
+        for c in range(config.cols):
+            here = tuple(by_pe.get((r, c), ()))
+            if not here and (r, c) not in bypassed:
+                modules.setdefault(PE_MODULE, {})
+                grid[r].append(PE_MODULE)
+                continue
+            key = (frozenset((f.register, f.bit, f.kind, f.cycle) for f in here),
+                   (r, c) in bypassed)
+            if key not in variants:
+                variants[key] = faulty_pe_module(len(variants))
+                modules[variants[key]] = {
+                    "faults": here, "bypass": (r, c) in bypassed,
+                    "cycle_bits": cycle_bits if any(f.kind == "flip" and f.cycle
+                                                    for f in here) else 0}
+            grid[r].append(variants[key])
+    # The fault-free module first, where the reference configurations have their only one.
+    modules = dict(sorted(modules.items(), key=lambda item: item[0] != PE_MODULE))
+    return grid, modules, cycle_bits, faults, bypass
+
+
+def array_netlist(config: ArrayConfig, fault: Mutation | None = None, *, faults=None,
+                  bypass=None) -> Netlist:
     """The wiring of ``config``'s array: skew, PEs, de-skew (``docs/rtl.md`` names them all).
 
-    Cells come in a fixed order (x and w skew, PEs row by row, de-skew), so the generated
-    Verilog is the same byte for byte on every run.
+    Cells come in a fixed order (the cycle counter if a flip needs it, x and w skew, PEs row
+    by row, de-skew), so the generated Verilog is the same byte for byte on every run.
+    ``faults`` (:class:`systolic.Fault`) and ``bypass`` (``(row, col)`` pairs) are built into
+    PE variants (:func:`faulty_pe_module`); ``fault`` is a verification :class:`Mutation`.
 
     Raises
     ------
     TypeError
-        If ``fault`` is neither a :class:`Fault` nor None.
+        If ``fault`` is neither a :class:`Mutation` nor None, or ``faults``/``bypass`` are
+        not lists of faults and PEs.
     ValueError
-        If the fault's position is outside the array.
+        If a fault or bypassed PE is not in the array (:func:`systolic.faults.check_faults`).
     """
     if fault is not None:
-        if not isinstance(fault, Fault):
+        if isinstance(fault, ContractFault):
+            raise TypeError(f"fault takes a verification mutation (systolic.hdl.Mutation); "
+                            f"give faults of the contract as faults=[...], got {fault!r}")
+        if not isinstance(fault, Mutation):
             raise TypeError(f"fault must be a Fault or None, got {fault!r}")
         fault.check(config)
+    pe_module, pe_modules, cycle_bits, faults, bypass = _pe_variants(config, faults, bypass)
     rows, cols = config.rows, config.cols
     ports = {name: Wire(name, width) for name, _, width in top_ports(config)}
     cells, assigns = [], []
+    cycle = None
+    if cycle_bits:
+        # Counts the cycles since reset and stops at its largest value, so that a flip's
+        # comparison (at most the last flip's cycle - 1, below it) holds on one cycle only.
+        cycle = Wire("cycle", cycle_bits)
+        cells.append(Cell("cycle_counter", COUNTER_MODULE, {}, {"count": cycle}))
 
     def delay_line(prefix, source, length):
         """``source`` and the registers ``<prefix>_1 .. <prefix>_<length>`` behind it."""
@@ -208,7 +287,10 @@ def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
                 inputs["row"] = Constant(r, config.tag_bits)
             else:
                 inputs["load"] = loads[c]
-            cells.append(Cell(f"pe_r{r}_c{c}", PE_MODULE, inputs, grid[r][c]))
+            module = pe_module[r][c]
+            if pe_modules[module].get("cycle_bits"):
+                inputs["cycle"] = cycle
+            cells.append(Cell(f"pe_r{r}_c{c}", module, inputs, grid[r][c]))
 
     # De-skew: column c's bottom psum passes through C - 1 - c registers, so a result vector
     # leaves the array on one cycle, marked by column C - 1's valid bit.
@@ -221,7 +303,7 @@ def array_netlist(config: ArrayConfig, fault: Fault | None = None) -> Netlist:
                 value = Flipped(value, fault.bit)
         assigns.append((ports[f"out_data_{c}"], value))
     assigns.append((ports["out_valid"], grid[rows - 1][cols - 1]["psum_valid"]))
-    return Netlist(config, ports, cells, assigns, grid)
+    return Netlist(config, ports, cells, assigns, grid, pe_modules, faults, bypass)
 
 
 def _range(width: int) -> str:
@@ -264,7 +346,7 @@ def top_verilog(netlist: Netlist) -> str:
         connections += [f".{port}({_expression(source)})" for port, source in cell.inputs.items()]
         connections += [f".{port}({wire.name if wire in read else ''})"
                         for port, wire in cell.outputs.items()]
-        if cell.module == PE_MODULE:
+        if cell.module in netlist.pe_modules:
             lines.append(f"  {cell.module} {cell.name} (")
             lines.append(",\n".join(f"    {c}" for c in connections))
             lines.append("  );")

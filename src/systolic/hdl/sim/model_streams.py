@@ -27,26 +27,32 @@ def _check_lanes(sidecar: dict, a: np.ndarray, b: np.ndarray):
 def case_streams(sidecar: dict, a, b, gaps=None, registers: bool = False) -> dict:
     """Run ``a @ b`` through the cycle-accurate model built from the sidecar's parameters.
 
+    The model gets the faults and bypassed PEs the sidecar records (section 6 of the contract).
+
     Returns ``edges_<port>`` (the per-cycle edge inputs), ``out_cycles``/``out_data`` (every
     cycle with ``out_valid`` and its data), ``cycles`` and, if ``registers``, ``reg_<name>``
     of shape ``(cycles, R, C)``.
     """
     # Imported here: the simulator process only loads the streams and needs no model.
     import systolic
+    from systolic.hdl import faults_from_sidecar
 
     a, b = np.asarray(a), np.asarray(b)
     _check_lanes(sidecar, a, b)
     array = systolic.SystolicArray(sidecar["rows"], sidecar["cols"], sidecar["dataflow"],
                                    double_buffer=True, acc_bits=sidecar["acc_bits"])
     stream = array.edge_stream(a, b, gaps=gaps)
-    result = array.run(a, b, engine="cycle", gaps=gaps, record_outputs=True)
+    # The hardware's faults and bypassed PEs, from its sidecar, are the model's too.
+    faults, bypass = faults_from_sidecar(sidecar)
+    faulty = {"faults": faults, "bypass": bypass} if faults or bypass else {}
+    result = array.run(a, b, engine="cycle", gaps=gaps, record_outputs=True, **faulty)
     streams = {f"edges_{name}": np.asarray(getattr(stream, name), np.int64)
                for name in EDGE_NAMES}
     streams["out_cycles"] = np.asarray(result.outputs.cycles, np.int64)
     streams["out_data"] = np.asarray(result.outputs.data, np.int64)
     streams["cycles"] = np.array(result.cycles)
     if registers:
-        traced = array.run(a, b, engine="cycle", gaps=gaps, trace=(0, result.cycles))
+        traced = array.run(a, b, engine="cycle", gaps=gaps, trace=(0, result.cycles), **faulty)
         for name, values in traced.trace.registers.items():
             streams[f"reg_{name}"] = np.asarray(values, np.int64)
     return streams

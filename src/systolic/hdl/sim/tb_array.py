@@ -1,6 +1,6 @@
 """cocotb testbench of ``systolic_array``: driver -> monitor -> model -> checker.
 
-The pytest runners (``test_cocotb.py``) write the matmul cases to an ``.npz`` file and start
+:func:`systolic.hdl.sim.build_and_run` writes the matmul cases to an ``.npz`` file and starts
 this module inside the simulator with these environment variables:
 
 ``SYSTOLIC_SIDECAR``
@@ -32,9 +32,15 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from model_streams import EDGE_NAMES, load_case
+# The simulator loads this file as the top-level module ``tb_array``, next to a top-level
+# ``model_streams``, without the ``systolic`` package (see ``rtl_runner._testbench_on_path``).
+if __package__:
+    from .model_streams import EDGE_NAMES, load_case
+else:
+    from model_streams import EDGE_NAMES, load_case
 
-#: Extra cycles simulated after the model's last result, to catch late or spurious outputs.
+#: Extra cycles simulated after the model's last result, to catch late or spurious outputs
+#: (fault-free arrays only).
 TAIL_CYCLES = 3
 #: Rising edges with ``rst`` high before each case (the reset is synchronous).
 RESET_CYCLES = 2
@@ -172,6 +178,9 @@ class Testbench:
         self.model = Model(os.environ["SYSTOLIC_CASES"])
         self.checker = Checker(dut._log, sidecar)
         self.progress = progress
+        # A faulty array's run ends at the model's last cycle: after it a fault can keep
+        # out_valid high (a stuck valid bit), where the model (section 6) defines no output.
+        self.tail = 0 if sidecar.get("faults") else TAIL_CYCLES
         self.cycles = 0
 
     async def reset(self):
@@ -183,7 +192,7 @@ class Testbench:
     async def run_case(self, case: int):
         edges, expected, cycles, trace = self.model.case(case)
         self.checker.expect(expected)
-        n_cycles = cycles + TAIL_CYCLES
+        n_cycles = cycles + self.tail
         n_edges = len(edges["x_valid"])
         await self.reset()
         step = max(1, n_cycles // 20)
