@@ -20,7 +20,8 @@ The specification in this module is written from ``docs/contract.md`` alone: pro
 ``acc_bits``-bit products of the sign- (or zero-) extended operands, sums modulo
 ``2**acc_bits``, and the schedule and result cycles of sections 3.1 and 3.2. A ``mutation``
 (a Yosys ``mutate`` that inverts one bit inside the PE module) or an array
-:class:`systolic.hdl.Fault` must make a proof fail with a counterexample trace.
+:class:`systolic.hdl.Mutation` (also named ``systolic.hdl.Fault``) must make a proof fail with
+a counterexample trace.
 """
 
 from __future__ import annotations
@@ -497,7 +498,7 @@ def check_array(rows: int, cols: int, dataflow: str = "ws", *, x_signed: bool = 
         The array, as for :func:`systolic.hdl.generate`.
     mutation : Mutation, optional
         Break every PE first.
-    fault : systolic.hdl.Fault, optional
+    fault : systolic.hdl.Mutation, optional
         Generate the array with a wiring fault.
     solver : {"yices", "z3"}
     workdir : path, optional
