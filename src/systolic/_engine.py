@@ -3,6 +3,7 @@ the exact values of the fast path."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -12,8 +13,8 @@ from . import _kernels
 from ._config import BLOCK_COLS, BLOCK_CYCLES, BLOCK_ROWS
 from ._schedule import OUT_COL, OUT_ROW, W_COL, X_BASE, Problem, Schedule
 
-__all__ = ["CycleRun", "exact_product", "exact_result", "fast_output_stream", "overflow_count",
-           "wrap"]
+__all__ = ["CycleRun", "blas_threads_for", "exact_product", "exact_result", "fast_output_stream",
+           "overflow_count", "wrap"]
 
 # float64 sums of integer products are exact while every partial sum stays below 2**53.
 _FLOAT64_EXACT = 2**53
@@ -30,13 +31,20 @@ def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     bound = a.shape[1] * int(np.abs(a).max()) * int(np.abs(b).max())
     if bound >= _FLOAT64_EXACT:
         return a.astype(np.int64) @ b.astype(np.int64)
-    if a.shape[0] * a.shape[1] * b.shape[1] >= _BLAS_THREADED_MACS:
+    with blas_threads_for(a.shape[0] * a.shape[1] * b.shape[1]):
         return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    # A multithreaded BLAS spends far longer waking and spinning its threads than computing a
-    # small product, 75x longer when the other cores are busy (measured: 15 ms against 0.2 ms
-    # for 64x256 @ 256x256), and the TPU level makes thousands of such calls.
-    with _blas_threads().limit(limits=1, user_api="blas"):
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+
+
+def blas_threads_for(macs: int):
+    """A context for BLAS work of ``macs`` multiply-accumulates: one thread below 2**27.
+
+    A multithreaded BLAS spends far longer waking and spinning its threads than computing a
+    small product, 75x longer when the other cores are busy (measured: 15 ms against 0.2 ms
+    for 64x256 @ 256x256), and the TPU level makes thousands of such calls.
+    """
+    if macs >= _BLAS_THREADED_MACS:
+        return contextlib.nullcontext()
+    return _blas_threads().limit(limits=1, user_api="blas")
 
 
 @functools.cache
@@ -88,10 +96,11 @@ def fast_output_stream(problem: Problem, exact: np.ndarray,
         data = np.zeros((n_tiles, vectors, cols), np.int64)
         x_src = problem.x_src.astype(np.float64)
         w_src = problem.w_src.astype(np.float64)
-        for j in range(n_tiles):
-            base, col0 = tiles[X_BASE, j], tiles[W_COL, j]
-            part = x_src[:, base:base + rows] @ w_src[base:base + rows, col0:col0 + cols]
-            data[j, :, :part.shape[1]] = part.astype(np.int64)
+        with blas_threads_for(problem.m * problem.k * problem.n):
+            for j in range(n_tiles):
+                base, col0 = tiles[X_BASE, j], tiles[W_COL, j]
+                part = x_src[:, base:base + rows] @ w_src[base:base + rows, col0:col0 + cols]
+                data[j, :, :part.shape[1]] = part.astype(np.int64)
         return wrap(data.reshape(-1, cols), acc_bits)
     data = np.zeros((n_tiles, rows, cols), np.int64)
     for j in range(n_tiles):
@@ -247,6 +256,14 @@ class CycleRun:
         regs = np.zeros((len(self.registers), self.problem.rows, self.problem.cols), np.int32)
         _kernels.snapshot(self.cycle, self.stationary, self.kernel_state, self.acc_bits, regs)
         return dict(zip(self.registers, regs))
+
+    def output_stream(self) -> tuple[np.ndarray, np.ndarray]:
+        """The recorded output stream: the cycles with ``out_valid = 1`` and their vectors."""
+        return self.out_cycles, self.out_data
+
+    def report(self) -> None:
+        """A fault-free run has no fault report (see ``FaultyRun.report``)."""
+        return None
 
     def output(self) -> np.ndarray:
         """The accumulated result ``Y`` (``M x N``, int32, wrapped to ``acc_bits``)."""

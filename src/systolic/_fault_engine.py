@@ -23,15 +23,13 @@ whatever ``out_valid`` shows (section 6), so a faulty run takes exactly ``total`
 
 from __future__ import annotations
 
-import contextlib
 from typing import NamedTuple
 
 import numpy as np
 
 from ._config import jit
 from ._dataflow import Dataflow, register_widths
-from ._engine import _BLAS_THREADED_MACS, _blas_threads, exact_result, wrap
-from ._engine import fast_output_stream as _fast_output_stream
+from ._engine import blas_threads_for, exact_result, fast_output_stream, wrap
 from ._schedule import OUT_COL, OUT_ROW, W_COL, W_ROW, X_BASE, Problem, Schedule
 from .faults import check_bypass, check_faults
 
@@ -66,13 +64,6 @@ class Faults(NamedTuple):
     flip_mask: np.ndarray
     width: np.ndarray
     signed: np.ndarray
-
-
-def fast_output_stream(problem: Problem, exact: np.ndarray, acc_bits: int) -> np.ndarray:
-    """:func:`systolic._engine.fast_output_stream`, on one BLAS thread for a small product
-    (whose tiles take far longer to wake a multithreaded BLAS than to multiply)."""
-    with _one_blas_thread(problem):
-        return _fast_output_stream(problem, exact, acc_bits)
 
 
 def prepare_faults(faults, bypass, dataflow: Dataflow, rows: int, cols: int, acc_bits: int,
@@ -770,13 +761,6 @@ def stream_to_output(problem: Problem, stream: np.ndarray, acc_bits: int) -> np.
     return np.ascontiguousarray(out.T) if problem.dataflow.transposed else out
 
 
-def _one_blas_thread(problem: Problem):
-    """A context that keeps BLAS on one thread for a small product (see ``exact_product``)."""
-    if problem.m * problem.k * problem.n >= _BLAS_THREADED_MACS:
-        return contextlib.nullcontext()
-    return _blas_threads().limit(limits=1, user_api="blas")
-
-
 def _faulty_tile(problem: Problem, j: int, x_tile, stream, force, keep) -> None:
     """The result vectors of ws/is tile ``j`` with stuck weight bits and bypassed PEs."""
     rows, cols, v = problem.rows, problem.cols, problem.vectors
@@ -842,7 +826,7 @@ def fast_faulty(problem: Problem, faults, bypass, acc_bits: int, w_signed: bool)
 
     stream = np.zeros((problem.n_tiles * problem.vectors, cols), np.int64)
     x_tile = np.zeros((problem.vectors, rows), np.float64)
-    with _one_blas_thread(problem):
+    with blas_threads_for(problem.m * problem.k * problem.n):
         for j in range(problem.n_tiles):
             _faulty_tile(problem, j, x_tile, stream, force, keep)
     stream = wrap(stream, acc_bits)

@@ -277,13 +277,9 @@ class Stepper:
     def result(self) -> RunResult:
         """Finish the run and return its :class:`RunResult` (with the output stream)."""
         self._run.advance(self._run.total)
-        if isinstance(self._run, FaultyRun):
-            return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
-                                       None, "exact", OutputStream(*self._run.output_stream()),
-                                       None, self._run.report())
         return self._array._result(self._run.problem, self._run.schedule, self._run.output(),
-                                   None, "exact",
-                                   OutputStream(self._run.out_cycles, self._run.out_data), None)
+                                   None, "exact", OutputStream(*self._run.output_stream()),
+                                   None, self._run.report())
 
 
 class SystolicArray:
@@ -335,6 +331,7 @@ class SystolicArray:
     # -- shared preparation ------------------------------------------------------------------
 
     def _prepare(self, a, b, gaps) -> tuple[Problem, Schedule, bool, bool]:
+        """The problem, its greedy schedule, and whether the x and the w lane are signed."""
         a, b, a_signed, b_signed = check_operands(a, b)
         m, k = a.shape
         n = b.shape[1]
@@ -347,7 +344,10 @@ class SystolicArray:
                      "use a larger array or smaller operands")
         problem = make_problem(a, b, self._rows, self._cols, self._dataflow)
         gaps = check_gaps(gaps, problem.n_tiles * problem.vectors)
-        return problem, greedy(problem, self._double_buffer, gaps), a_signed, b_signed
+        # is streams B^T on the x lane and holds A on the w lane (section 4)
+        x_signed, w_signed = (b_signed, a_signed) if problem.dataflow.transposed else \
+            (a_signed, b_signed)
+        return problem, greedy(problem, self._double_buffer, gaps), x_signed, w_signed
 
     def _result(self, problem, schedule, output, exact, timing, outputs, trace,
                 fault_report=None) -> RunResult:
@@ -441,7 +441,7 @@ class SystolicArray:
         check_choice("timing", timing, _TIMINGS)
         record_outputs = check_bool("record_outputs", record_outputs)
         progress = check_optional_bool("progress", progress)
-        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        problem, schedule, x_signed, w_signed = self._prepare(a, b, gaps)
         faults, bypass = prepare_faults(faults, bypass, self._dataflow, self._rows, self._cols,
                                         self._acc_bits, schedule.total)
         if gaps is not None and timing == "scalesim":
@@ -461,8 +461,7 @@ class SystolicArray:
                          "use smaller operands")
             if faults or bypass:
                 return self._fast_faulty(problem, schedule, faults, bypass, timing,
-                                         record_outputs, a_signed if problem.dataflow.transposed
-                                         else b_signed)
+                                         record_outputs, w_signed)
             exact = exact_result(problem)
             output = wrap(exact, self._acc_bits)
             if problem.dataflow.transposed:
@@ -475,7 +474,7 @@ class SystolicArray:
 
         if faults or bypass:
             return self._cycle_faulty(problem, schedule, faults, bypass, timing, record_outputs,
-                                      window, progress, a_signed, b_signed)
+                                      window, progress, x_signed, w_signed)
         self._check_cycle_memory(problem, schedule, record_outputs,
                                  0 if window is None else window[1] - window[0])
         run = CycleRun(problem, schedule, self._acc_bits, record_outputs)
@@ -485,7 +484,7 @@ class SystolicArray:
             buffer = np.zeros((len(run.registers), stop - first, self._rows, self._cols),
                               np.int32)
         self._advance(run, buffer, window[0] if window else 0, progress)
-        outputs = OutputStream(run.out_cycles, run.out_data) if record_outputs else None
+        outputs = OutputStream(*run.output_stream()) if record_outputs else None
         array_trace = None
         if window is not None:
             array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
@@ -504,24 +503,22 @@ class SystolicArray:
         return self._result(problem, schedule, output, None, timing, outputs, None, report)
 
     def _faulty_run(self, problem, schedule, faults, bypass, record_outputs, trace_cycles,
-                    every_column, a_signed, b_signed) -> FaultyRun:
+                    every_column, x_signed, w_signed) -> FaultyRun:
         """A :class:`FaultyRun`, once its memory is known to fit."""
-        swap = problem.dataflow.transposed
         columns = FaultyRun.stepped_count(faults, bypass, self._cols, every_column)
         needed = FaultyRun.bytes_needed(problem, schedule, record_outputs, columns)
         needed += trace_cycles * len(self._dataflow.registers) * self._rows * self._cols * 4
         check_memory(f"the cycle engine with faults on a {self._rows}x{self._cols} array",
                      needed, "use a smaller array or smaller operands")
         return FaultyRun(problem, schedule, self._acc_bits, record_outputs, faults, bypass,
-                         x_signed=b_signed if swap else a_signed,
-                         w_signed=a_signed if swap else b_signed, every_column=every_column)
+                         x_signed=x_signed, w_signed=w_signed, every_column=every_column)
 
     def _cycle_faulty(self, problem, schedule, faults, bypass, timing, record_outputs, window,
-                      progress, a_signed, b_signed) -> RunResult:
+                      progress, x_signed, w_signed) -> RunResult:
         """The cycle engine with faults: every register stepped by its equations."""
         run = self._faulty_run(problem, schedule, faults, bypass, record_outputs,
                                0 if window is None else window[1] - window[0],
-                               window is not None, a_signed, b_signed)
+                               window is not None, x_signed, w_signed)
         buffer = None
         if window is not None:
             buffer = np.zeros((len(run.registers), window[1] - window[0], self._rows,
@@ -582,7 +579,7 @@ class SystolicArray:
         >>> edges.x_valid.tolist(), edges.w_tag.tolist()
         ([0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0])
         """
-        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        problem, schedule, x_signed, w_signed = self._prepare(a, b, gaps)
         rows, cols, vectors = self._rows, self._cols, problem.vectors
         total = schedule.total
         check_memory(f"the edge stream of a {total}-cycle run", total * (2 * (rows + cols) + 7),
@@ -611,10 +608,7 @@ class SystolicArray:
             else:
                 block = w_src[:, col0:col0 + cols]
                 w_data[times, :block.shape[1]] = block
-        swap = problem.dataflow.transposed
-        return EdgeStream(x_data, x_valid, x_flag, w_data, w_valid, w_tag,
-                          x_signed=b_signed if swap else a_signed,
-                          w_signed=a_signed if swap else b_signed)
+        return EdgeStream(x_data, x_valid, x_flag, w_data, w_valid, w_tag, x_signed, w_signed)
 
     def stepper(self, a, b, *, gaps=None, faults=None, bypass=None) -> Stepper:
         """A cycle-accurate run of ``a @ b`` that advances one cycle at a time on request.
@@ -633,12 +627,12 @@ class SystolicArray:
         >>> st.result().output.tolist()
         [[2, 2]]
         """
-        problem, schedule, a_signed, b_signed = self._prepare(a, b, gaps)
+        problem, schedule, x_signed, w_signed = self._prepare(a, b, gaps)
         faults, bypass = prepare_faults(faults, bypass, self._dataflow, self._rows, self._cols,
                                         self._acc_bits, schedule.total)
         if faults or bypass:
             return Stepper(self, self._faulty_run(problem, schedule, faults, bypass, True, 0,
-                                                  True, a_signed, b_signed))
+                                                  True, x_signed, w_signed))
         self._check_cycle_memory(problem, schedule, True, 0)
         run = CycleRun(problem, schedule, self._acc_bits, True)
         return Stepper(self, run)
