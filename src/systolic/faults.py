@@ -40,6 +40,17 @@ def _check_pe(name: str, pe) -> tuple[int, int]:
     return int(pe[0]), int(pe[1])
 
 
+def _widths_with(dataflow: Dataflow, rows: int, acc_bits: int, registers) -> dict[str, int]:
+    """The register widths of ``dataflow``'s PE, once every name in ``registers`` is one."""
+    widths = register_widths(dataflow, rows, acc_bits)
+    for register in registers:
+        if register not in widths:
+            names = ", ".join(repr(name) for name in dataflow.registers)
+            raise ValueError(f"the {dataflow.value} PE has no register {register!r}: "
+                             f"expected one of {names}")
+    return widths
+
+
 def _check_inside(name: str, pe: tuple[int, int], rows: int, cols: int) -> None:
     if pe[0] >= rows or pe[1] >= cols:
         raise ValueError(f"{name} {pe!r} is outside the {rows}x{cols} array "
@@ -130,12 +141,7 @@ integer, got None
         ValueError: the ws PE has no register 'acc': expected one of 'x', 'x_valid', 'x_flag', \
 'w', 'w_valid', 'w_tag', 'psum', 'psum_valid', 'w_active', 'w_shadow'
         """
-        dataflow = Dataflow(dataflow)
-        widths = register_widths(dataflow, rows, acc_bits)
-        if self.register not in widths:
-            names = ", ".join(repr(name) for name in dataflow.registers)
-            raise ValueError(f"the {dataflow.value} PE has no register {self.register!r}: "
-                             f"expected one of {names}")
+        widths = _widths_with(Dataflow(dataflow), rows, acc_bits, [self.register])
         _check_inside("fault PE", self.pe, rows, cols)
         width = widths[self.register]
         if self.bit >= width:
@@ -320,13 +326,8 @@ class FaultModel:
         ...
         ValueError: none of the bits [4] is in register 'x_valid' (1 bits)
         """
-        dataflow = Dataflow(dataflow)
-        widths = register_widths(dataflow, rows, acc_bits)
+        widths = _widths_with(Dataflow(dataflow), rows, acc_bits, self.registers)
         for register in self.registers:
-            if register not in widths:
-                names = ", ".join(repr(name) for name in dataflow.registers)
-                raise ValueError(f"the {dataflow.value} PE has no register {register!r}: "
-                                 f"expected one of {names}")
             if self.bits is not None and min(self.bits) >= widths[register]:
                 raise ValueError(f"none of the bits {list(self.bits)} is in register "
                                  f"{register!r} ({widths[register]} bits)")
@@ -601,39 +602,26 @@ def campaign(workload, model: FaultModel, runs: int, *, seed: int = 0,
     reference = workload._reference()
     size = max(1, min(16, math.ceil(runs / (4 * processes))))
     chunks = [tasks[i:i + size] for i in range(0, runs, size)]
-    results: list[dict] = []
-    pool = None
     if processes > 1 and len(chunks) > 1:
-        from .sweep import _pool
+        from ._parallel import as_finished, process_pool
 
-        # the workers start before the progress bar's monitor thread (see sweep._pool)
-        pool = _pool(min(processes, len(chunks)))
-        futures = [pool.submit(_run_chunk, workload, engine, reference, chunk)
-                   for chunk in chunks]
+        # the workers start before the progress bar's monitor thread
+        pool = process_pool(min(processes, len(chunks)), "systolic.faults")
+        finished = as_finished(pool, [pool.submit(_run_chunk, workload, engine, reference,
+                                                  chunk) for chunk in chunks])
+    else:
+        finished = (_run_chunk(workload, engine, reference, chunk) for chunk in chunks)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=runs, unit="run", desc="campaign")
+    results: list[dict] = []
     try:
-        if pool is None:
-            for chunk in chunks:
-                results += _run_chunk(workload, engine, reference, chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        else:
-            from concurrent.futures import as_completed
-
-            with pool:
-                try:
-                    for future in as_completed(futures):
-                        done = future.result()
-                        results += done
-                        if bar is not None:
-                            bar.update(len(done))
-                finally:
-                    for future in futures:
-                        future.cancel()
+        for done in finished:
+            results += done
+            if bar is not None:
+                bar.update(len(done))
     finally:
         if bar is not None:
             bar.close()

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import energy as _energy
+from ._parallel import as_finished, process_pool
 from ._validate import check_dataflow
 from .timing import breakdown, scalesim_breakdown
 
@@ -482,41 +483,9 @@ def _chunks(tasks: list, workers: int) -> list[list]:
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
 
 
-def _pool(workers: int):
-    """A pool of local processes."""
-    import multiprocessing
-    import threading
-    from concurrent.futures import ProcessPoolExecutor
-
-    # A forked worker starts at once with the model imported, but forking is only safe while
-    # this process runs a single thread; otherwise workers fork from a fresh server process
-    # that has imported the model (or, where there is none, start a new interpreter each).
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        context = multiprocessing.get_context("fork")
-    elif "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["systolic.sweep"])
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context)
-
-
 def _serial(chunks, energy, area):
     for chunk in chunks:
         yield _evaluate_chunk(chunk, energy, area)
-
-
-def _drain(pool, futures):
-    from concurrent.futures import as_completed
-
-    with pool:
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
 
 
 def _local(tasks, energy, area, workers):
@@ -526,9 +495,9 @@ def _local(tasks, energy, area, workers):
     chunks = _chunks(tasks, workers)
     if workers == 1 or not tasks:
         return _serial(chunks, energy, area)
-    pool = _pool(workers)
-    return _drain(pool, [pool.submit(_evaluate_chunk, chunk, energy, area)
-                         for chunk in chunks])
+    pool = process_pool(workers, "systolic.sweep")
+    return as_finished(pool, [pool.submit(_evaluate_chunk, chunk, energy, area)
+                              for chunk in chunks])
 
 
 def _dask(tasks, energy, area, scheduler):
