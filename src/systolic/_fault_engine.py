@@ -265,6 +265,24 @@ def _edges(t, state, stream, rows, stationary):
 
 
 @jit
+def _x_edge(ex, bits, mask, tau, r):
+    """Value, valid and flag that the x edge of row ``r`` presented during cycle ``tau``
+    (all 0 before cycle 0)."""
+    if tau < 0:
+        return 0, 0, 0
+    return ex[tau & mask, r], bits[0, tau & mask], bits[1, tau & mask]
+
+
+@jit
+def _w_edge(ew, bits, mask, tau, c):
+    """Value, valid and tag that the w edge of column ``c`` presented during cycle ``tau``
+    (all 0 before cycle 0)."""
+    if tau < 0:
+        return 0, 0, 0
+    return ew[tau & mask, c], bits[2, tau & mask], bits[3, tau & mask]
+
+
+@jit
 def _port(t, state, setup, record):
     """Read the output port during cycle ``t`` (section 2: de-skew behind the bottom row)."""
     bottom, cursor, mask = state.bottom, state.cursor, state.mask
@@ -318,25 +336,9 @@ def _step(t, state, stream, setup):
                 xv_in = regs[r, j - 1, _XV]
                 xf_in = regs[r, j - 1, _XF]
             else:
-                tau = t - r - c
-                if tau >= 0:
-                    x_in = ex[tau & mask, r]
-                    xv_in = bits[0, tau & mask]
-                    xf_in = bits[1, tau & mask]
-                else:
-                    x_in = 0
-                    xv_in = 0
-                    xf_in = 0
+                x_in, xv_in, xf_in = _x_edge(ex, bits, mask, t - r - c, r)
             if r == 0:
-                tau = t - c
-                if tau >= 0:
-                    w_in = ew[tau & mask, c]
-                    wv_in = bits[2, tau & mask]
-                    wt_in = bits[3, tau & mask]
-                else:
-                    w_in = 0
-                    wv_in = 0
-                    wt_in = 0
+                w_in, wv_in, wt_in = _w_edge(ew, bits, mask, t - c, c)
                 ps_in = 0
                 psv_in = 0
             else:
@@ -450,14 +452,8 @@ def _run_rows(t0, t1, state, stream, row_of, first_col, bypass, faults, stationa
                     x_in = regs[k, c - 1, _X]
                     xv_in = regs[k, c - 1, _XV]
                     xf_in = regs[k, c - 1, _XF]
-                elif tau >= 0:
-                    x_in = ex[slot, r]
-                    xv_in = bits[0, slot]
-                    xf_in = bits[1, slot]
                 else:
-                    x_in = 0
-                    xv_in = 0
-                    xf_in = 0
+                    x_in, xv_in, xf_in = _x_edge(ex, bits, mask, tau, r)
                 live = xv_in != 0 and not bypass[r, c]
                 if stationary:
                     active = regs[k, c, _STAY0]
