@@ -16,7 +16,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from machine import cpu_model
+from machine import best_time, cpu_model
 from systolic.faults import FaultModel, NetworkWorkload, campaign
 from systolic.tpu import TPUConfig, compile_network, digits_mlp
 
@@ -25,24 +25,13 @@ RUNS = 40
 REPEATS = 5
 
 
-def best_time(function, repeats: int = REPEATS) -> float:
-    """Shortest wall time of ``repeats`` calls after one untimed warm-up call, in seconds."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     model = digits_mlp()
     rows = []
     for size in (16, 256):
         config = TPUConfig(rows=size, cols=size)
         compiled = compile_network(model.network, len(model.x_test), config)
-        clean = best_time(lambda: compiled.run(model.x_test, engine="cycle"))
+        clean = best_time(lambda: compiled.run(model.x_test, engine="cycle"), REPEATS)
         work = NetworkWorkload(model.network, model.x_test, model.y_test, config)
         faults = FaultModel(("stuck_at_0", "stuck_at_1"), "psum", bits=range(24, 32), count=2)
         tables = {}

@@ -11,14 +11,13 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
 import systolic
-from machine import cpu_model
+from machine import best_time, cpu_model
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"
 REPEATS = 9
@@ -37,17 +36,6 @@ b = rng.integers(-128, 128, (256, 256), dtype=np.int8)
 systolic.SystolicArray(256, 256, "ws").run(a, b, engine="cycle", progress=False)
 print(time.perf_counter() - start)
 """
-
-
-def best_time(function, repeats: int = REPEATS) -> float:
-    """Shortest wall time of ``repeats`` calls after one untimed warm-up call, in seconds."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def operands(size: int):
@@ -80,7 +68,7 @@ def main() -> None:
     for dataflow in ("ws", "os", "is"):
         arr = systolic.SystolicArray(*DIMS, dataflow)
         cycles = arr.timing(256, 256, 256).total
-        seconds = best_time(lambda: arr.run(a, b, engine="cycle", progress=False))
+        seconds = best_time(lambda: arr.run(a, b, engine="cycle", progress=False), REPEATS)
         rate = cycles * DIMS[0] * DIMS[1] / seconds
         lines.append(f"| cycle engine {dataflow}, 256^3 ({cycles} cycles) | "
                      f"{seconds * 1e3:.1f} ms, {rate / 1e9:.2f} G PE-cycles/s |")

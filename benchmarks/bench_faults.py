@@ -16,14 +16,13 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
 import systolic
-from machine import cpu_model
+from machine import best_time, cpu_model
 from systolic import Fault
 from systolic._dataflow import register_widths
 from systolic._fault_engine import prepare_faults
@@ -54,17 +53,6 @@ def _timed(function):
     function()
     return time.perf_counter() - start
 """
-
-
-def best_time(function, repeats: int = REPEATS) -> float:
-    """Shortest wall time of ``repeats`` calls after one untimed warm-up call, in seconds."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def random_fault(rng, dataflow: str, total: int) -> Fault:
@@ -155,11 +143,11 @@ def main() -> None:
                      f"(uniform over register bits) | median ratio "
                      f"{ratios[CAMPAIGN // 2]:.2f}, {sum(r <= 2 for r in ratios)} of "
                      f"{CAMPAIGN} within 2x | max {ratios[-1]:.1f} |")
-        fast_base = best_time(lambda: arr.run(a, b, engine="fast"))
+        fast_base = best_time(lambda: arr.run(a, b, engine="fast"), REPEATS)
         fast_faults = ([Fault("w_shadow", (7, 9), 6, "stuck_at_1"),
                         Fault("w_active", (3, 3), 0, "stuck_at_0")] if stationary else [])
         fast = best_time(lambda: arr.run(a, b, engine="fast", faults=fast_faults,
-                                         bypass=[(10, 10), (20, 30)]))
+                                         bypass=[(10, 10), (20, 30)]), REPEATS)
         what = "2 bypassed PEs" + (", 2 stuck weight bits" if stationary else "")
         lines += [f"| {dataflow}, fast path, fault-free | {fast_base * 1e3:.2f} ms | 1.00 |",
                   f"| {dataflow}, fast path, {what} | {fast * 1e3:.2f} ms | "

@@ -1,11 +1,12 @@
-"""What the benchmarks say about the machine they ran on."""
+"""What the benchmarks share: the machine they ran on, and how a call is timed."""
 
 from __future__ import annotations
 
 import platform
+import time
 from pathlib import Path
 
-__all__ = ["cpu_model"]
+__all__ = ["best_time", "cpu_model"]
 
 
 def cpu_model() -> str:
@@ -17,3 +18,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def best_time(function, repeats: int) -> float:
+    """Shortest wall time of ``repeats`` calls after one untimed warm-up call, in seconds."""
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
