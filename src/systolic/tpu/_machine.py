@@ -504,7 +504,8 @@ class _Run:
     def __init__(self, tpu: TPU, engine: str, runs: list[int] | None = None):
         cfg = tpu.config
         self.tpu, self.cfg, self.engine = tpu, cfg, engine
-        self.runs = runs            # array run lengths (None without faults or bypass)
+        # the array run lengths in program order (None without faults or bypass)
+        self.runs = None if runs is None else iter(runs)
         self.matrix_cycle = 0       # the matrix unit's cycle count at the current run
         self.ub = _Tracker(cfg.ub_rows)
         self.acc = _Tracker(cfg.acc_rows)
@@ -680,7 +681,7 @@ class _Run:
         if self.runs is None:
             return {}
         first = self.matrix_cycle
-        total = self.runs.pop(0)
+        total = next(self.runs)
         self.matrix_cycle += total
         faults = [f if f.kind != "flip" else replace(f, cycle=f.cycle - first)
                   for f in self.cfg.faults
