@@ -34,6 +34,7 @@ demo: setup
 
 test: setup scalesim-venv
 	$(PY) -m pytest -q -n 2 --dist loadgroup --nbmake tests examples/notebooks
+	$(PY) -m pytest -q --doctest-modules src/systolic
 
 lint: setup
 	$(VENV)/bin/ruff check src tests examples benchmarks docs

@@ -14,14 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
+from systolic.formal import Mutation, check_array, proof_plan, prove_pe
+from systolic.hdl import Fault
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from machine import cpu_model  # noqa: E402
-
-from systolic.formal import Mutation, check_array, proof_plan, prove_pe  # noqa: E402
-from systolic.hdl import Fault  # noqa: E402
-
 RESULTS = HERE / "results" / "formal.md"
 
 

@@ -21,15 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
+from systolic.hdl import ArrayConfig
+from systolic.hdl._netlist import PE_MODULE, array_netlist
+from systolic.synth import synthesize
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from machine import cpu_model  # noqa: E402
-
-from systolic.hdl import ArrayConfig  # noqa: E402
-from systolic.hdl._netlist import PE_MODULE, array_netlist  # noqa: E402
-from systolic.synth import synthesize  # noqa: E402
-
 RESULTS = HERE / "results" / "synth.md"
 PLOT = HERE / "results" / "synth.png"
 

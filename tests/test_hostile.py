@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import exact
 import systolic
 from systolic import cli, tpu
 from systolic.tpu import TPU, Instruction, Program, ProgramError, TPUConfig
@@ -22,9 +23,6 @@ B = np.ones((4, 2), np.int8)
 TOPOLOGY = Path(__file__).resolve().parents[1] / "examples" / "data" / "small_topology.csv"
 
 
-def _exact(message: str) -> str:
-    return "^" + re.escape(message) + "$"
-
 
 # -- numbers are checked before they are converted ------------------------------------------
 
@@ -33,7 +31,7 @@ def test_gaps_of_unsigned_dtype_are_not_wrapped():
     vectors = arr.run(A, B).vectors
     gaps = np.zeros(vectors, np.uint64)
     gaps[1] = 2**64 - 1          # an int64 cast makes this -1: an illegal, earlier vector
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             f"gaps must add up to at most {2**60} cycles, got 18446744073709551615")):
         arr.run(A, B, gaps=gaps)
 
@@ -41,7 +39,7 @@ def test_gaps_of_unsigned_dtype_are_not_wrapped():
 def test_gaps_whose_sum_passes_int64_are_refused():
     arr = systolic.SystolicArray(4, 4)
     gaps = np.full(arr.run(A, B).vectors, 2**59, np.int64)
-    with pytest.raises(ValueError, match=_exact(f"gaps must add up to at most {2**60} cycles, "
+    with pytest.raises(ValueError, match=exact(f"gaps must add up to at most {2**60} cycles, "
                                                 f"got {3 * 2**59}")):
         arr.run(A, B, gaps=gaps)
 
@@ -55,7 +53,7 @@ def test_numpy_and_unsigned_sizes_are_accepted_exactly():
 
 
 def test_timing_refuses_integral_floats():
-    with pytest.raises(TypeError, match=_exact("m must be a positive integer, got 256.0")):
+    with pytest.raises(TypeError, match=exact("m must be a positive integer, got 256.0")):
         systolic.SystolicArray(4, 4).timing(256.0, 4, 4)
 
 
@@ -64,13 +62,13 @@ def test_timing_refuses_integral_floats():
 def test_masked_operands_and_gaps_are_refused():
     arr = systolic.SystolicArray(4, 4)
     masked = np.ma.masked_array(A, mask=np.eye(3, 4, dtype=bool))
-    with pytest.raises(TypeError, match=_exact("a must not be a masked array: the mask would be "
+    with pytest.raises(TypeError, match=exact("a must not be a masked array: the mask would be "
                                                "ignored")):
         arr.run(masked, B)
-    with pytest.raises(TypeError, match=_exact("b must not be a masked array: the mask would be "
+    with pytest.raises(TypeError, match=exact("b must not be a masked array: the mask would be "
                                                "ignored")):
         systolic.matmul(A, np.ma.masked_array(B))
-    with pytest.raises(TypeError, match=_exact("gaps must not be a masked array: the mask would "
+    with pytest.raises(TypeError, match=exact("gaps must not be a masked array: the mask would "
                                                "be ignored")):
         arr.run(A, B, gaps=np.ma.masked_array(np.zeros(arr.run(A, B).vectors, np.int64)))
 
@@ -78,18 +76,18 @@ def test_masked_operands_and_gaps_are_refused():
 @pytest.mark.parametrize("name, value", [("double_buffer", "no"), ("double_buffer", 0),
                                          ("double_buffer", None)])
 def test_flags_must_be_bools(name, value):
-    with pytest.raises(TypeError, match=_exact(f"{name} must be True or False, got {value!r}")):
+    with pytest.raises(TypeError, match=exact(f"{name} must be True or False, got {value!r}")):
         systolic.SystolicArray(4, 4, **{name: value})
 
 
 def test_run_flags_must_be_bools():
     arr = systolic.SystolicArray(4, 4)
-    with pytest.raises(TypeError, match=_exact("record_outputs must be True or False, "
+    with pytest.raises(TypeError, match=exact("record_outputs must be True or False, "
                                                "got 'yes'")):
         arr.run(A, B, record_outputs="yes")
-    with pytest.raises(TypeError, match=_exact("progress must be True, False or None, got 1")):
+    with pytest.raises(TypeError, match=exact("progress must be True, False or None, got 1")):
         arr.run(A, B, progress=1)
-    with pytest.raises(TypeError, match=_exact("engine must be 'cycle' or 'fast', got 1")):
+    with pytest.raises(TypeError, match=exact("engine must be 'cycle' or 'fast', got 1")):
         arr.run(A, B, engine=1)
 
 
@@ -116,9 +114,9 @@ def test_degenerate_array_is_refused_at_once_by_the_cycle_engine():
     message = ("the cycle engine on a 100000x1 array needs about 24.4 GiB, more than the limit "
                "of 4.0 GiB; use engine='fast' or a smaller array, or raise the limit with the "
                "environment variable SYSTOLIC_MEMORY_LIMIT")
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         arr.run(A, B)
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         arr.stepper(A, B)
     # the fast engine needs no per-PE state: it works, with the same cycle count
     res = arr.run(A, B, engine="fast")
@@ -183,18 +181,18 @@ def test_vcd_of_selected_pes_matches_the_trace(dataflow, tmp_path):
 # -- TPU: check and executor agree, typed memories ---------------------------------------------
 
 def test_instruction_spelling_and_operands_are_checked_where_built():
-    with pytest.raises(ProgramError, match=_exact("line 0: mnemonic 'matrixmultiply' must be "
+    with pytest.raises(ProgramError, match=exact("line 0: mnemonic 'matrixmultiply' must be "
                                                   "spelled 'MatrixMultiply'")):
         Instruction("matrixmultiply", (0, 0, 1))
-    with pytest.raises(ProgramError, match=_exact("line 0: Read_Host_Memory: operand ub=-3 does "
+    with pytest.raises(ProgramError, match=exact("line 0: Read_Host_Memory: operand ub=-3 does "
                                                   "not fit in 3 bytes")):
         Instruction("Read_Host_Memory", (0, -3, 1))
-    with pytest.raises(TypeError, match=_exact("Read_Host_Memory: operands must be a tuple of "
+    with pytest.raises(TypeError, match=exact("Read_Host_Memory: operands must be a tuple of "
                                                "integers, got (0.0, 0, 1)")):
         Instruction("Read_Host_Memory", (0.0, 0, 1))
-    with pytest.raises(ProgramError, match=_exact("line 0: Activate: unknown flag 'RELU'")):
+    with pytest.raises(ProgramError, match=exact("line 0: Activate: unknown flag 'RELU'")):
         Instruction("Activate", (0, 0, 1), ("RELU",))
-    with pytest.raises(TypeError, match=_exact("instructions must be a sequence of Instruction, "
+    with pytest.raises(TypeError, match=exact("instructions must be a sequence of Instruction, "
                                                "got ('Halt',)")):
         Program(("Halt",))
     # flags in any order become the canonical order, so equal programs encode alike
@@ -225,7 +223,7 @@ def test_compiler_refuses_what_the_encoding_cannot_hold():
     ("abc", TypeError, "host memory: data must be bytes or an array of byte values, got a str"),
 ])
 def test_host_memory_takes_bytes_only(data, error, message):
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         TPU(TPUConfig(rows=4, cols=4)).host.write(0, data)
 
 
@@ -235,7 +233,7 @@ def test_host_memory_stores_one_byte_per_value():
     machine.host.write(3, np.array([-1, 5], np.int32))
     machine.host.write(5, b"\x07")
     assert machine.host.read(0, 6).tolist() == [1, 2, 255, 255, 5, 7]
-    with pytest.raises(ValueError, match=_exact("addr must be a non-negative integer, got -1")):
+    with pytest.raises(ValueError, match=exact("addr must be a non-negative integer, got -1")):
         machine.host.read(-1, 2)
 
 
@@ -250,13 +248,13 @@ def test_activation_is_exact_at_the_int32_extremes():
         quot, rem = divmod(num, 2**62)
         quot += 1 if 2 * rem > 2**62 or (2 * rem == 2**62 and quot % 2) else 0
         assert out == min(max(quot, -128), 127)
-    with pytest.raises(ValueError, match=_exact("acc must hold values from -2147483648 to "
+    with pytest.raises(ValueError, match=exact("acc must hold values from -2147483648 to "
                                                 "2147483647, got min 0, max 2147483648")):
         tpu.activate(np.array([[0, 2**31]]), np.zeros(2, np.int32), req, "identity")
-    with pytest.raises(TypeError, match=_exact("bias must be an integer array, got dtype "
+    with pytest.raises(TypeError, match=exact("bias must be an integer array, got dtype "
                                                "float64")):
         tpu.activate(np.zeros((1, 2), np.int32), np.zeros(2), req, "identity")
-    with pytest.raises(ValueError, match=_exact("den must be an integer from 1 to "
+    with pytest.raises(ValueError, match=exact("den must be an integer from 1 to "
                                                 "4611686018427387904, got 0")):
         tpu.round_div(np.array([1]), 0, "half_even")
 
@@ -267,7 +265,7 @@ def test_activation_is_exact_at_the_int32_extremes():
 def test_hdl_names_stay_inside_out_dir(tmp_path, name):
     from systolic import hdl
 
-    with pytest.raises(ValueError, match=_exact(f"name must be a plain file name stem (no path "
+    with pytest.raises(ValueError, match=exact(f"name must be a plain file name stem (no path "
                                                 f"separators), got {name!r}")):
         hdl.write(tmp_path, 2, 2, name=name)
     assert list(tmp_path.iterdir()) == []
@@ -278,14 +276,14 @@ def test_hdl_out_dir_that_is_a_file(tmp_path):
 
     target = tmp_path / "file"
     target.write_text("")
-    with pytest.raises(ValueError, match=_exact(f"output directory {str(target)!r} is a file")):
+    with pytest.raises(ValueError, match=exact(f"output directory {str(target)!r} is a file")):
         hdl.write(target, 2, 2)
 
 
 def test_hdl_generator_refuses_past_the_memory_limit():
     from systolic import hdl
 
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "generating a 1000x1000 array needs about 11.4 GiB, more than the limit of 4.0 GiB; "
             "generate a smaller array, or raise the limit with the environment variable "
             "SYSTOLIC_MEMORY_LIMIT")):
@@ -403,7 +401,7 @@ def test_plot_timeline_functions_have_distinct_names():
     machine = TPU(TPUConfig(rows=4, cols=4))
     report = machine.run(Program.parse("Read_Host_Memory 0, 0, 1\nHalt"))
     assert tpu.plot_run_timeline(report) is not None
-    with pytest.raises(TypeError, match=_exact(
+    with pytest.raises(TypeError, match=exact(
             "rows must be (name, start, end) intervals, got a RunReport; plot a TPU run with "
             "systolic.tpu.plot_run_timeline(report)")):
         plot.plot_timeline(report)
@@ -427,7 +425,7 @@ def test_vcd_signed_read_cycle_sampler_and_short_repr(tmp_path):
     assert values == trace.registers["acc"][:, 0, 0].tolist()
     assert min(values) == -100
     assert value_at_cycle(unsigned[name], values.index(-100)) == 2**32 - 100
-    with pytest.raises(ValueError, match=_exact("cycle must be a non-negative integer, got -1")):
+    with pytest.raises(ValueError, match=exact("cycle must be a non-negative integer, got -1")):
         value_at_cycle(signed[name], -1)
 
 
@@ -459,7 +457,7 @@ def test_py_typed_marker_is_shipped():
 
 def test_timing_a_huge_topology_row_with_data_is_refused_before_building_it():
     layers = tpu.read_topology("big, 100000, 100000, 100000,\n")
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "layer 'big' (100000x100000x100000) needs about 204.9 GiB, more than the limit of "
             "4.0 GiB; time it without data with SystolicArray.timing (systolic run does), or "
             "raise the limit with the environment variable SYSTOLIC_MEMORY_LIMIT")):
@@ -502,7 +500,7 @@ def test_waveform_bus_labels_do_not_overlap():
 
 def test_schedule_of_a_degenerate_array_is_refused_before_it_is_built():
     a = np.ones((1000, 1000), np.int8)
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "the schedule of a 1000x1000x1000 matmul on a 1x1 array (1000000 tiles of 1000 "
             "vectors) needs about 22.4 GiB, more than the limit of 4.0 GiB; use a larger array "
             "or smaller operands, or raise the limit with the environment variable "
@@ -519,26 +517,26 @@ def test_plot_and_vcd_arguments():
     matplotlib.use("Agg")
     from systolic import plot, vcd
 
-    with pytest.raises(TypeError, match=_exact("array must be a SystolicArray, got 'x'")):
+    with pytest.raises(TypeError, match=exact("array must be a SystolicArray, got 'x'")):
         export_vcd("x", A, B, io.StringIO())
-    with pytest.raises(ValueError, match=_exact("PE (True, 2) is not a (row, col) of a 4x4 "
+    with pytest.raises(ValueError, match=exact("PE (True, 2) is not a (row, col) of a 4x4 "
                                                 "array")):
         export_vcd(systolic.SystolicArray(4, 4), A, B, io.StringIO(), pes=[(True, 2)])
-    with pytest.raises(TypeError, match=_exact("dataflow must be one of 'ws', 'os', 'is', "
+    with pytest.raises(TypeError, match=exact("dataflow must be one of 'ws', 'os', 'is', "
                                                "got 3")):
         vcd.register_names(3)
-    with pytest.raises(TypeError, match=_exact("row must be (name, start, end) with numbers "
+    with pytest.raises(TypeError, match=exact("row must be (name, start, end) with numbers "
                                                "start and end, got ('a', '0', '5')")):
         plot.plot_intervals([("a", "0", "5")])
-    with pytest.raises(TypeError, match=_exact("run 'a' must be a CycleBreakdown or a RunResult, "
+    with pytest.raises(TypeError, match=exact("run 'a' must be a CycleBreakdown or a RunResult, "
                                                "got 3")):
         plot.plot_breakdown({"a": 3})
-    with pytest.raises(ValueError, match=_exact(f"m must be an integer from 1 to {2**53}, got "
+    with pytest.raises(ValueError, match=exact(f"m must be an integer from 1 to {2**53}, got "
                                                 f"{10**30}")):
         plot.pe_utilization(10**30, 2, 2, 2, 2, cycles=10)
 
 
 def test_digits_seed_is_checked_before_training():
-    with pytest.raises(ValueError, match=_exact("seed must be an integer from 0 to 4294967295, "
+    with pytest.raises(ValueError, match=exact("seed must be an integer from 0 to 4294967295, "
                                                 "got -1")):
         tpu.digits_mlp(seed=-1)

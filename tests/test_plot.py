@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 import matplotlib
 
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from helpers import exact
 import systolic  # noqa: E402
 from systolic.plot import (  # noqa: E402
     animate_trace,
@@ -24,9 +24,6 @@ from systolic.plot import (  # noqa: E402
     plot_waveforms,
 )
 
-
-def _exact(message: str) -> str:
-    return "^" + re.escape(message) + "$"
 
 
 @pytest.fixture(autouse=True)
@@ -79,13 +76,13 @@ def test_pe_utilization_equals_valid_macs_of_the_trace_without_padding():
 
 
 def test_pe_utilization_bad_arguments():
-    with pytest.raises(ValueError, match=_exact(f"m must be an integer from 1 to {2**53}, "
+    with pytest.raises(ValueError, match=exact(f"m must be an integer from 1 to {2**53}, "
                                                 f"got 0")):
         pe_utilization(0, 2, 2, 2, 2, cycles=10)
-    with pytest.raises(TypeError, match=_exact(f"cycles must be an integer from 1 to {2**53}, "
+    with pytest.raises(TypeError, match=exact(f"cycles must be an integer from 1 to {2**53}, "
                                                f"got 2.5")):
         pe_utilization(2, 2, 2, 2, 2, cycles=2.5)
-    with pytest.raises(ValueError, match=_exact("unknown dataflow 'xs': expected one of 'ws', "
+    with pytest.raises(ValueError, match=exact("unknown dataflow 'xs': expected one of 'ws', "
                                                 "'os', 'is'")):
         pe_utilization(2, 2, 2, 2, 2, "xs", cycles=10)
 
@@ -97,7 +94,7 @@ def test_plot_utilization_draws_the_values():
     np.testing.assert_allclose(image.get_array(), util)
     assert fig.axes[0].get_title() == f"PE utilisation (mean {util.mean():.1%})"
     assert len(fig.axes[0].texts) == 12
-    with pytest.raises(ValueError, match=_exact("utilization must be 2-D (rows x cols), "
+    with pytest.raises(ValueError, match=exact("utilization must be 2-D (rows x cols), "
                                                 "got shape (3,)")):
         plot_utilization(np.ones(3))
 
@@ -114,7 +111,7 @@ def test_plot_breakdown_stacks_the_parts():
         assert heights == [b.weight_load, b.streaming, b.stall, b.drain]
         assert sum(heights) == b.total
     assert [t.get_text() for t in ax.get_xticklabels()] == ["ws", "os", "is"]
-    with pytest.raises(ValueError, match=_exact("runs must name at least one run")):
+    with pytest.raises(ValueError, match=exact("runs must name at least one run")):
         plot_breakdown({})
 
 
@@ -126,10 +123,10 @@ def test_plot_roofline():
     xs, ys = roof.get_data()
     np.testing.assert_allclose(ys, np.minimum(65536.0, 256.0 * xs))
     assert [t.get_text() for t in ax.texts][-2:] == ["fc", "conv"]
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "point must be (label, intensity > 0, throughput > 0), got ('x', 0.0, 1.0)")):
         plot_roofline([("x", 0.0, 1.0)], peak=1.0, bandwidth=1.0)
-    with pytest.raises(ValueError, match=_exact("peak and bandwidth must be positive, "
+    with pytest.raises(ValueError, match=exact("peak and bandwidth must be positive, "
                                                 "got 0 and 1")):
         plot_roofline([], peak=0, bandwidth=1)
 
@@ -140,10 +137,10 @@ def test_plot_timeline_one_lane_per_name():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["RHM", "RW", "MMC", "WHM"]
     assert len(ax.collections) == 4
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "row must be (name, start, end) with end >= start, got ('RW', 5, 2)")):
         plot_timeline([("RW", 5, 2)])
-    with pytest.raises(ValueError, match=_exact("rows must hold at least one (name, start, end) "
+    with pytest.raises(ValueError, match=exact("rows must hold at least one (name, start, end) "
                                                 "interval")):
         plot_timeline([])
 
@@ -167,7 +164,7 @@ def test_plot_snapshot_shows_every_pe(small_trace):
     assert len(texts) == 12
     r, c = np.argwhere(state["x_valid"] == 1)[0]
     assert texts[r * 3 + c].startswith(f"x {state['x'][r, c]}\nw {state['w_active'][r, c]}")
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "state must hold the PE registers x, x_valid, psum, psum_valid and w_active (ws/is) "
             "or acc (os); missing ['psum']")):
         plot_snapshot({k: v for k, v in state.items() if k != "psum"})
@@ -189,8 +186,8 @@ def test_plot_waveforms_lanes_and_bus_values():
         ("0", 10.1), ("17", 12.1), ("x", 13.1)]
     step = ax.lines[0]
     np.testing.assert_allclose(step.get_xdata(), [10, 11, 12, 13, 14])
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "every signal needs the same, non-zero number of cycles, got {'a': 2, 'b': 3}")):
         plot_waveforms({"a": [0, 1], "b": [0, 1, 0]})
-    with pytest.raises(ValueError, match=_exact("signals must name at least one signal")):
+    with pytest.raises(ValueError, match=exact("signals must name at least one signal")):
         plot_waveforms({})

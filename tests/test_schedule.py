@@ -1,4 +1,5 @@
-"""The legal-schedule rule of contract 3.1, shared by the array's scheduler and the TPU."""
+"""The schedule (`_schedule`): the legal-schedule rule of contract 3.1, shared by the array's
+scheduler and the TPU, and schedules with gaps."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 import systolic
+from helpers import assert_same_run, operands
 from systolic._schedule import greedy, load_bounds, make_problem, switch_bounds
 from systolic.tpu import TPU, Program, TPUConfig
 
@@ -47,3 +49,71 @@ def test_tpu_switches_where_the_array_scheduler_does(rows, vectors, n_tiles, dou
     schedule = greedy(problem, double_buffer, None)
     array_starts = schedule.x_time[::vectors]
     np.testing.assert_array_equal(np.diff(tpu_starts), np.diff(array_starts))
+
+
+DATAFLOWS = ("ws", "os", "is")
+
+
+def _check_legal(schedule, rows, vectors, n_tiles, stationary, double_buffer):
+    """The legal-schedule rules of contract sections 3.1 and 3.2."""
+    x_time = schedule.x_time
+    assert np.all(np.diff(x_time) >= 1)
+    starts, ends = x_time[::vectors], x_time[vectors - 1::vectors]
+    if stationary:
+        load = schedule.load_time
+        assert load[0] >= 0
+        assert np.all(starts >= load + rows)
+        assert np.all(load[1:] >= starts[:-1])
+        assert np.all(load[1:] >= load[:-1] + rows)
+        if not double_buffer:
+            assert np.all(load[1:] >= ends[:-1] + 1)
+    else:
+        assert np.all(ends[1:] >= ends[:-1] + rows)
+    assert len(starts) == n_tiles
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("double_buffer", [True, False])
+def test_gaps_keep_the_schedule_legal_and_engines_equal(dataflow, double_buffer):
+    rng = np.random.default_rng(17)
+    for rows, cols, m, k, n in [(3, 4, 5, 8, 9), (4, 2, 2, 9, 3), (2, 2, 7, 3, 5)]:
+        a, b = operands(rng, m, k, n, signed_b=True)
+        arr = systolic.SystolicArray(rows, cols, dataflow, double_buffer=double_buffer)
+        plain = arr.run(a, b, engine="fast")
+        gaps = rng.integers(0, 4, plain.vectors) * (rng.random(plain.vectors) < 0.3)
+        cycle = arr.run(a, b, engine="cycle", gaps=gaps, record_outputs=True)
+        fast = arr.run(a, b, engine="fast", gaps=gaps, record_outputs=True)
+        assert_same_run(cycle, fast)
+        np.testing.assert_array_equal(cycle.output, plain.output)
+        assert plain.cycles <= cycle.cycles <= plain.cycles + gaps.sum()
+        problem = make_problem(a.astype(np.int32), b.astype(np.int32), rows, cols,
+                               systolic.Dataflow(dataflow))
+        schedule = greedy(problem, double_buffer, gaps.astype(np.int64))
+        _check_legal(schedule, rows, problem.vectors, problem.n_tiles,
+                     dataflow != "os", double_buffer)
+        edges = arr.edge_stream(a, b, gaps=gaps)
+        np.testing.assert_array_equal(np.flatnonzero(edges.x_valid), schedule.x_time)
+        assert edges.x_data.shape == (cycle.cycles, rows)
+
+
+def test_gap_before_the_first_vector_delays_the_whole_run():
+    rng = np.random.default_rng(2)
+    a, b = operands(rng, 4, 6, 5)
+    arr = systolic.SystolicArray(3, 3, "ws")
+    gaps = np.zeros(arr.run(a, b, engine="fast").vectors, np.int64)
+    gaps[0] = 5
+    plain, delayed = arr.run(a, b, engine="fast"), arr.run(a, b, engine="cycle", gaps=gaps)
+    assert delayed.breakdown.weight_load == plain.breakdown.weight_load + 5
+    assert delayed.cycles == plain.cycles + 5
+
+
+def test_single_buffering_waits_for_the_previous_tile():
+    rng = np.random.default_rng(4)
+    a, b = operands(rng, 10, 12, 4)
+    double = systolic.SystolicArray(4, 4, "ws").run(a, b, record_outputs=True)
+    single = systolic.SystolicArray(4, 4, "ws", double_buffer=False).run(
+        a, b, record_outputs=True)
+    np.testing.assert_array_equal(single.output, double.output)
+    # Three tiles: every switch after the first waits R cycles more for its weights.
+    assert single.cycles - double.cycles == 2 * 4
+    assert single.breakdown.stall == double.breakdown.stall + 2 * 4

@@ -9,6 +9,8 @@ import pytest
 
 import reference as ref
 import systolic
+from helpers import operands
+from systolic import timing as systolic_timing
 
 ENGINES = ("cycle", "fast")
 BREAKDOWN_FIELDS = ("total", "weight_load", "streaming", "stall", "drain", "fill")
@@ -133,3 +135,33 @@ def test_scalesim_timing_on_small_problems(dataflow, engine):
         res = arr.run(a, b, engine=engine, timing="scalesim")
         assert res.cycles == ref.scalesim_total(m, k, n, 3, 5, dataflow)
         np.testing.assert_array_equal(res.output, ref.numpy_matmul(a, b))
+
+
+@pytest.mark.parametrize("dataflow", ref.DATAFLOWS)
+@pytest.mark.parametrize("double_buffer", [True, False])
+def test_formulas_equal_simulated_cycles(dataflow, double_buffer):
+    rng = np.random.default_rng(5)
+    for (rows, cols), (m, k, n) in itertools.product(
+            [(1, 1), (2, 5), (6, 3), (8, 8)], itertools.product([1, 4, 13], repeat=3)):
+        a, b = operands(rng, m, k, n)
+        arr = systolic.SystolicArray(rows, cols, dataflow, double_buffer=double_buffer)
+        expected = systolic_timing.breakdown(m, k, n, rows, cols, dataflow,
+                                             double_buffer=double_buffer)
+        assert arr.timing(m, k, n) == expected
+        assert expected.total == (expected.weight_load + expected.streaming + expected.stall
+                                  + expected.drain)
+        res = arr.run(a, b, engine="cycle", record_outputs=True)
+        assert res.breakdown == expected, (rows, cols, m, k, n)
+        # The last result appears in the last cycle, the first one after the fill.
+        assert res.outputs.cycles[-1] == expected.total - 1
+        assert res.outputs.cycles[0] - expected.weight_load == expected.fill
+
+
+def test_scalesim_breakdown_adds_up_and_is_never_negative():
+    for rows, cols, dataflow in itertools.product([1, 2, 9], [1, 3], ref.DATAFLOWS):
+        for m, k, n in itertools.product([1, 5, 20], repeat=3):
+            parts = systolic_timing.scalesim_breakdown(m, k, n, rows, cols, dataflow)
+            assert parts.total == (parts.weight_load + parts.streaming + parts.stall
+                                   + parts.drain)
+            assert min(parts.weight_load, parts.streaming, parts.stall, parts.drain,
+                       parts.fill) >= 0

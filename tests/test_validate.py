@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
 
+from helpers import exact
 import systolic
 
 A = np.ones((3, 4), dtype=np.int8)
 B = np.ones((4, 2), dtype=np.int8)
 
-
-def _exact(message: str) -> str:
-    """An anchored pattern that matches ``message`` and nothing longer."""
-    return "^" + re.escape(message) + "$"
 
 
 @pytest.fixture
@@ -26,32 +22,32 @@ def arr():
 @pytest.mark.parametrize("dtype", [np.float64, np.bool_])
 def test_non_integer_operands(arr, dtype):
     name = np.dtype(dtype).name
-    with pytest.raises(TypeError, match=_exact(f"a must be an integer array, got dtype {name}")):
+    with pytest.raises(TypeError, match=exact(f"a must be an integer array, got dtype {name}")):
         arr.run(A.astype(dtype), B)
-    with pytest.raises(TypeError, match=_exact(f"b must be an integer array, got dtype {name}")):
+    with pytest.raises(TypeError, match=exact(f"b must be an integer array, got dtype {name}")):
         arr.run(A, B.astype(dtype))
-    with pytest.raises(TypeError, match=_exact(f"a must be an integer array, got dtype {name}")):
+    with pytest.raises(TypeError, match=exact(f"a must be an integer array, got dtype {name}")):
         systolic.matmul(A.astype(dtype), B)
 
 
 def test_operands_must_be_2d(arr):
-    with pytest.raises(ValueError, match=_exact("a must be 2-D, got shape (3,)")):
+    with pytest.raises(ValueError, match=exact("a must be 2-D, got shape (3,)")):
         arr.run(np.ones(3, dtype=np.int8), B)
-    with pytest.raises(ValueError, match=_exact("b must be 2-D, got shape (4, 2, 1)")):
+    with pytest.raises(ValueError, match=exact("b must be 2-D, got shape (4, 2, 1)")):
         arr.run(A, np.ones((4, 2, 1), dtype=np.int8))
 
 
 def test_inner_dimensions_must_agree(arr):
-    with pytest.raises(ValueError, match=_exact("inner dimensions differ: a is 3x4 but b is 5x2")):
+    with pytest.raises(ValueError, match=exact("inner dimensions differ: a is 3x4 but b is 5x2")):
         arr.run(A, np.ones((5, 2), dtype=np.int8))
-    with pytest.raises(ValueError, match=_exact("inner dimensions differ: a is 3x4 but b is 5x2")):
+    with pytest.raises(ValueError, match=exact("inner dimensions differ: a is 3x4 but b is 5x2")):
         systolic.matmul(A, np.ones((5, 2), dtype=np.int8))
 
 
 def test_operands_must_not_be_empty(arr):
-    with pytest.raises(ValueError, match=_exact("a must not be empty, got shape (0, 4)")):
+    with pytest.raises(ValueError, match=exact("a must not be empty, got shape (0, 4)")):
         arr.run(np.ones((0, 4), dtype=np.int8), B)
-    with pytest.raises(ValueError, match=_exact("b must not be empty, got shape (4, 0)")):
+    with pytest.raises(ValueError, match=exact("b must not be empty, got shape (4, 0)")):
         arr.run(A, np.ones((4, 0), dtype=np.int8))
 
 
@@ -59,11 +55,11 @@ def test_values_must_fit_eight_bits(arr):
     a = np.array([[-300, 12], [0, 1]], dtype=np.int16)
     b = np.ones((2, 2), dtype=np.int8)
     with pytest.raises(ValueError,
-                       match=_exact("a has values outside int8/uint8: min -300, max 12")):
+                       match=exact("a has values outside int8/uint8: min -300, max 12")):
         arr.run(a, b)
     # Mixing -1 and 255 fits neither int8 nor uint8: rejected, never truncated.
     with pytest.raises(ValueError,
-                       match=_exact("b has values outside int8/uint8: min -1, max 255")):
+                       match=exact("b has values outside int8/uint8: min -1, max 255")):
         arr.run(b, np.array([[-1, 255], [0, 0]], dtype=np.int32))
 
 
@@ -80,7 +76,7 @@ def test_in_range_values_of_wider_dtypes_are_accepted(arr):
     ("44", TypeError)])
 def test_dims_must_be_two_positive_integers(dims, error):
     message = f"dims must be two positive integers (rows, cols), got {dims!r}"
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         systolic.matmul(A, B, dims=dims)
 
 
@@ -89,36 +85,36 @@ def test_dims_must_be_two_positive_integers(dims, error):
     ("cols", True, TypeError), ("rows", "4", TypeError)])
 def test_array_size_must_be_positive_integer(name, value, error):
     sizes = {"rows": 4, "cols": 4, name: value}
-    with pytest.raises(error, match=_exact(f"{name} must be a positive integer, got "
+    with pytest.raises(error, match=exact(f"{name} must be a positive integer, got "
                                            f"{value!r}")):
         systolic.SystolicArray(sizes["rows"], sizes["cols"])
 
 
 def test_unknown_dataflow():
     message = "unknown dataflow 'xs': expected one of 'ws', 'os', 'is'"
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         systolic.SystolicArray(4, 4, "xs")
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         systolic.matmul(A, B, (4, 4), "xs")
 
 
 def test_unknown_engine(arr):
     message = "unknown engine 'gpu': expected 'cycle' or 'fast'"
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         arr.run(A, B, engine="gpu")
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         systolic.matmul(A, B, engine="gpu")
 
 
 def test_unknown_timing(arr):
-    with pytest.raises(ValueError, match=_exact("unknown timing 'x': expected 'exact' or "
+    with pytest.raises(ValueError, match=exact("unknown timing 'x': expected 'exact' or "
                                                 "'scalesim'")):
         arr.run(A, B, timing="x")
 
 
 @pytest.mark.parametrize("acc_bits", [8, 15, 33, 64])
 def test_acc_bits_range(acc_bits):
-    with pytest.raises(ValueError, match=_exact(f"acc_bits must be an integer from 16 to 32, "
+    with pytest.raises(ValueError, match=exact(f"acc_bits must be an integer from 16 to 32, "
                                                 f"got {acc_bits}")):
         systolic.SystolicArray(4, 4, acc_bits=acc_bits)
 

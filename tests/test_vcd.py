@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-import re
 
 import numpy as np
 import pytest
 
+from helpers import exact
 import systolic
 from systolic.vcd import PORTS, export_vcd, read_vcd, register_names, value_at
 
@@ -15,9 +15,6 @@ ROWS, COLS, ACC_BITS = 3, 4, 16
 WIDTHS = {"x": 8, "w": 8, "w_active": 8, "w_shadow": 8, "w_tag": 2, "psum": ACC_BITS,
           "acc": ACC_BITS, "hold": ACC_BITS}
 
-
-def _exact(message: str) -> str:
-    return "^" + re.escape(message) + "$"
 
 
 def _pattern(value: int, width: int) -> int:
@@ -120,28 +117,28 @@ def test_bad_arguments(operands):
     a, b = operands
     arr = systolic.SystolicArray(ROWS, COLS, "os")
     sink = io.StringIO()
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "window must be (first, stop) with 0 <= first < stop, got (5, 5)")):
         export_vcd(arr, a, b, sink, window=(5, 5))
     total = arr.run(a, b).cycles
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             f"window (500, 600) starts after the run's last cycle {total - 1}")):
         export_vcd(arr, a, b, sink, window=(500, 600))
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "window of 20 cycles is longer than max_cycles=10; choose a window or raise "
             "max_cycles")):
         export_vcd(arr, a, b, sink, window=(0, 20), max_cycles=10)
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "12 PEs selected, more than max_pes=4; choose pes or raise max_pes")):
         export_vcd(arr, a, b, sink, max_pes=4)
     with pytest.raises(ValueError, match=r"^unknown signal 'w_active' for dataflow 'os'; "
                                          r"choose from x_data, "):
         export_vcd(arr, a, b, sink, signals=["psum", "w_active"])
-    with pytest.raises(TypeError, match=_exact("signals must be a collection of names, "
+    with pytest.raises(TypeError, match=exact("signals must be a collection of names, "
                                                "got 'psum'")):
         export_vcd(arr, a, b, sink, signals="psum")
-    with pytest.raises(ValueError, match=_exact("PE (3, 0) is not a (row, col) of a 3x4 array")):
+    with pytest.raises(ValueError, match=exact("PE (3, 0) is not a (row, col) of a 3x4 array")):
         export_vcd(arr, a, b, sink, pes=[(0, 0), (3, 0)])
-    with pytest.raises(ValueError, match=_exact("unknown dataflow 'xs': expected one of 'ws', "
+    with pytest.raises(ValueError, match=exact("unknown dataflow 'xs': expected one of 'ws', "
                                                 "'os', 'is'")):
         register_names("xs")

@@ -18,6 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from helpers import exact
 import systolic
 import systolic.hdl as hdl
 from amaranth_harness import simulate_edges
@@ -30,9 +31,6 @@ from test_rtl_tools import REPO, _verilator, _verilator_warnings
 KINDS = ("stuck_at_0", "stuck_at_1", "flip")
 EDGES = ("x_data", "x_valid", "x_flag", "w_data", "w_valid", "w_tag")
 
-
-def _exact(message: str) -> str:
-    return "^" + re.escape(message) + "$"
 
 
 def _bit(width: int, kind: str) -> int:
@@ -119,9 +117,9 @@ def test_faulty_pes_get_modules_of_their_own_and_flips_a_counter():
      "bypassed PE (0, 2) is outside the 2x2 array (rows 0..1, columns 0..1)"),
 ])
 def test_bad_faults_are_refused(kwargs, error, message):
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         hdl.generate(2, 2, "ws", **kwargs)
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         ArrayTop(ArrayConfig(2, 2, "ws"), **kwargs)
 
 

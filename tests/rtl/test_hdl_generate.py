@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import exact
 import systolic.hdl as hdl
 from systolic.hdl import ArrayConfig, ArrayTop, Fault, ProcessingElement
 from systolic.hdl._generate import _one_clocked_block
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _exact(message: str) -> str:
-    return "^" + re.escape(message) + "$"
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +49,17 @@ def small():
 ])
 def test_bad_parameters(kwargs, error, message):
     params = {"rows": 2, "cols": 2, **kwargs}
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         ArrayConfig(**params)
     # generate() checks before doing any work, with the same messages.
-    with pytest.raises(error, match=_exact(message)):
+    with pytest.raises(error, match=exact(message)):
         hdl.generate(**params)
 
 
 def test_component_constructors_check_their_config():
-    with pytest.raises(TypeError, match=_exact("config must be an ArrayConfig, got (2, 2)")):
+    with pytest.raises(TypeError, match=exact("config must be an ArrayConfig, got (2, 2)")):
         ProcessingElement((2, 2))
-    with pytest.raises(TypeError, match=_exact("config must be an ArrayConfig, got 'ws'")):
+    with pytest.raises(TypeError, match=exact("config must be an ArrayConfig, got 'ws'")):
         ArrayTop("ws")
 
 
@@ -71,19 +69,19 @@ def test_component_constructors_check_their_config():
     (Fault("out_flip", col=0, bit=32), "fault bit 32 is outside 0..31"),
 ])
 def test_bad_fault_position(fault, message):
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         ArrayTop(ArrayConfig(2, 4), fault=fault)
-    with pytest.raises(ValueError, match=_exact(message)):
+    with pytest.raises(ValueError, match=exact(message)):
         hdl.generate(2, 4, fault=fault)
 
 
 def test_bad_fault_kind():
-    with pytest.raises(ValueError, match=_exact(
+    with pytest.raises(ValueError, match=exact(
             "unknown fault kind 'stuck': expected one of 'out_delay', 'out_flip', 'psum_flip'")):
         Fault("stuck", col=0)
-    with pytest.raises(TypeError, match=_exact("fault must be a Fault or None, got 'out_flip'")):
+    with pytest.raises(TypeError, match=exact("fault must be a Fault or None, got 'out_flip'")):
         ArrayTop(ArrayConfig(2, 2), fault="out_flip")
-    with pytest.raises(TypeError, match=_exact("fault must be a Fault or None, got 'out_flip'")):
+    with pytest.raises(TypeError, match=exact("fault must be a Fault or None, got 'out_flip'")):
         hdl.generate(2, 2, fault="out_flip")
 
 
@@ -206,9 +204,9 @@ def test_clocked_blocks_merge_only_non_blocking_assignments():
         "    else a <= b;\n    b <= a;\n  end\nendmodule\n")
     message = ("unexpected Yosys output for module m: only non-blocking assignments in "
                "'always @(posedge clk)' blocks can be merged")
-    with pytest.raises(RuntimeError, match=_exact(message)):
+    with pytest.raises(RuntimeError, match=exact(message)):
         _one_clocked_block(yosys_like.replace("b <= a", "b = a"), "m")
-    with pytest.raises(RuntimeError, match=_exact(message)):
+    with pytest.raises(RuntimeError, match=exact(message)):
         _one_clocked_block(yosys_like + "  always @*\n    c = a;\n", "m")
 
 
