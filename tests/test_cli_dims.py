@@ -72,3 +72,22 @@ def test_python_m_systolic_tpu_takes_dims():
     default = _python("-m", "systolic.tpu", str(TOPOLOGY))
     assert default.returncode == 0, default.stderr
     assert by_dims.stdout != default.stdout          # 16x16, not the default 256x256
+
+
+@pytest.mark.parametrize("args", [("--dims", "16x16"), ("--dims", "16x16", "--rows", "4"),
+                                  ("--rows", "0")])
+def test_python_m_systolic_tpu_is_systolic_tpu(args):
+    alias = _python("-m", "systolic.tpu", str(TOPOLOGY), *args)
+    command = _python("-m", "systolic.cli", "tpu", str(TOPOLOGY), *args)
+    assert (alias.returncode, alias.stdout, alias.stderr) == (
+        command.returncode, command.stdout, command.stderr)
+    assert alias.returncode == 0 or alias.stderr.count("\n") == 1
+
+
+def test_python_m_systolic_hdl_is_systolic_hdl(tmp_path):
+    args = ("--dims", "2x2", "--acc-bits", "40", "--out", str(tmp_path))
+    alias = _python("-m", "systolic.hdl", *args)
+    command = _python("-m", "systolic.cli", "hdl", *args)
+    assert alias.returncode == command.returncode == 2
+    assert alias.stderr == command.stderr == (
+        "systolic hdl: error: acc_bits must be an integer from 16 to 32, got 40\n")

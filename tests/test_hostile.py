@@ -478,7 +478,7 @@ def test_python_m_systolic_tpu_errors_are_one_line(tmp_path, content, message):
     out = subprocess.run([sys.executable, "-m", "systolic.tpu", str(path)], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 2
-    assert out.stderr == f"python -m systolic.tpu: error: {message.format(path=path)}\n"
+    assert out.stderr == f"systolic tpu: error: {message.format(path=path)}\n"
 
 
 def test_waveform_bus_labels_do_not_overlap():

@@ -8,6 +8,10 @@ Sub-commands:
 ``run``
     Time every layer of a SCALE-Sim topology CSV on one array; print a per-layer table and
     optionally write it as CSV or JSON.
+``tpu``
+    Time every layer of a SCALE-Sim topology CSV on the weight-stationary array by running it
+    (random int8 data), next to SCALE-Sim's count (:func:`systolic.tpu.time_topology`); the
+    same as ``python -m systolic.tpu``.
 ``hdl``
     Generate the Verilog of an array and its JSON sidecar (:func:`systolic.hdl.write`).
 ``sim``
@@ -86,13 +90,17 @@ def _add_size_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cols", type=int, help="PE columns C (the same as the C of --dims)")
 
 
-def _size(args, command: str) -> tuple[int, int]:
-    """The array size given by :func:`_add_size_options`' flags."""
+def _size(args, command: str, default: int | None = None) -> tuple[int, int]:
+    """The array size given by :func:`_add_size_options`' flags; a missing ``--rows`` or
+    ``--cols`` is ``default`` when there is one."""
     if args.dims is not None:
         if args.rows is not None or args.cols is not None:
             raise _UsageError(f"systolic {command}: error: give --dims or --rows/--cols, "
                               "not both")
         return args.dims
+    if default is not None:
+        args.rows = default if args.rows is None else args.rows
+        args.cols = default if args.cols is None else args.cols
     if args.rows is None or args.cols is None:
         raise _UsageError(f"systolic {command}: error: the array size is required: "
                           "--dims RxC (or --rows and --cols)")
@@ -156,6 +164,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, dest="json_out", metavar="OUT.json",
                      help="also write the per-layer report and the totals as JSON")
     run.set_defaults(handler=_run)
+
+    tpu = commands.add_parser(
+        "tpu", help="run the layers of a SCALE-Sim topology CSV on the TPU's array",
+        description="Time every layer of a SCALE-Sim topology CSV on the weight-stationary "
+                    "array (fast path, random int8 data); also `python -m systolic.tpu`.")
+    tpu.add_argument("topology", type=Path, help="the topology CSV")
+    _add_size_options(tpu)   # 256x256 (TPU v1) unless given
+    tpu.add_argument("--engine", choices=("fast", "cycle"), default="fast",
+                     help="fast path or every PE on every cycle (default fast)")
+    tpu.set_defaults(handler=_tpu)
 
     hdl = commands.add_parser(
         "hdl", help="generate the array's Verilog",
@@ -384,6 +402,27 @@ def _layer_table(records: list[dict], totals: dict, args) -> str:
     lines.append(f"{'total':<{width}}  {'':>7} {'':>7} {'':>7} {totals['cycles']:>12,} "
                  f"{totals['utilization']:>7.1%} {'':>10} {totals['scalesim_cycles']:>12,}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# tpu
+# --------------------------------------------------------------------------------------------
+
+def _tpu(args) -> int:
+    from .tpu import TopologyError, format_timings, read_topology, time_topology
+
+    rows, cols = _size(args, "tpu", default=256)
+    text = read_text(args.topology)
+    try:
+        layers = read_topology(text)
+    except TopologyError as error:
+        raise _UsageError(f"systolic tpu: error: {args.topology} {error}") from None
+    try:
+        timings = time_topology(layers, rows, cols, engine=args.engine)
+    except (TypeError, ValueError) as error:
+        raise _UsageError(f"systolic tpu: error: {error}") from None
+    print(format_timings(timings, rows, cols))
+    return 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -283,11 +283,11 @@ def test_cli_writes_verilog_and_sidecar(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--rows", "0", "--cols", "2"), "rows must be a positive integer, got 0"),
+    (("--rows", "0", "--cols", "2"), "--rows must be a positive integer, got 0"),
     (("--rows", "2", "--cols", "2", "--acc-bits", "40"),
      "acc_bits must be an integer from 16 to 32, got 40"),
-    (("--cols", "2"), "--rows and --cols are required"),
-    (("--reference-configs", "--rows", "2"), "--reference-configs takes no --rows/--cols"),
+    (("--cols", "2"), "the array size is required: --dims RxC (or --rows and --cols)"),
+    (("--reference-configs", "--rows", "2"), "--reference-configs takes no array size"),
 ])
 def test_cli_errors(tmp_path, args, message):
     done = _cli(*args, "--out", str(tmp_path))

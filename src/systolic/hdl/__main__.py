@@ -1,4 +1,4 @@
-"""``python -m systolic.hdl``: see :func:`systolic.hdl._cli.main`."""
+"""``python -m systolic.hdl``: the same command as ``systolic hdl`` (see ``_cli.main``)."""
 
 import sys
 
