@@ -8,6 +8,7 @@ and on a pool of two (the same table both times, which the script checks).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -17,6 +18,7 @@ import numba
 import numpy as np
 
 from machine import best_time, cpu_model
+from systolic._table import markdown_table
 from systolic.faults import FaultModel, NetworkWorkload, campaign
 from systolic.tpu import TPUConfig, compile_network, digits_mlp
 
@@ -31,7 +33,8 @@ def main() -> None:
     for size in (16, 256):
         config = TPUConfig(rows=size, cols=size)
         compiled = compile_network(model.network, len(model.x_test), config)
-        clean = best_time(lambda: compiled.run(model.x_test, engine="cycle"), REPEATS)
+        clean = best_time(functools.partial(compiled.run, model.x_test, engine="cycle"),
+                          REPEATS)
         work = NetworkWorkload(model.network, model.x_test, model.y_test, config)
         faults = FaultModel(("stuck_at_0", "stuck_at_1"), "psum", bits=range(24, 32), count=2)
         tables = {}
@@ -40,8 +43,8 @@ def main() -> None:
             tables[processes] = campaign(work, faults, RUNS, seed=1, processes=processes,
                                          progress=False)
             per_run = (time.perf_counter() - start) / RUNS
-            rows.append(f"| {size}x{size} | {processes} | {clean * 1e3:.1f} ms | "
-                        f"{per_run * 1e3:.1f} ms | {per_run / clean:.2f}x |")
+            rows.append([f"{size}x{size}", processes, f"{clean * 1e3:.1f} ms",
+                         f"{per_run * 1e3:.1f} ms", f"{per_run / clean:.2f}x"])
         assert tables[1].equals(tables[2]), "the table depends on the process count"
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     text = "\n".join([
@@ -53,9 +56,8 @@ def main() -> None:
         f"{RUNS} runs of 2 faulty PEs (psum bits 24..31 stuck), cycle engine; the fault-free "
         f"run is the best of {REPEATS}, a campaign's time includes starting its processes.",
         "",
-        "| matrix unit | processes | fault-free run | campaign, per run | ratio |",
-        "|---|---|---|---|---|",
-        *rows,
+        *markdown_table(["matrix unit", "processes", "fault-free run", "campaign, per run",
+                         "ratio"], rows),
         "",
     ])
     print(text)

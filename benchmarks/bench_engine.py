@@ -6,6 +6,7 @@ Run ``python benchmarks/bench_engine.py``; the markdown table is printed and wri
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -18,6 +19,8 @@ import numpy as np
 
 import systolic
 from machine import best_time, cpu_model
+
+from systolic._table import markdown_table
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"
 REPEATS = 9
@@ -61,40 +64,42 @@ def main() -> None:
         f"numpy {np.__version__}, numba {numba.__version__}. Array {DIMS[0]}x{DIMS[1]}, "
         f"int8 operands, best of {REPEATS} runs.",
         "",
-        "| measurement | result |",
-        "|---|---|",
     ]
+    rows = []
     a, b = operands(256)
     for dataflow in ("ws", "os", "is"):
         arr = systolic.SystolicArray(*DIMS, dataflow)
         cycles = arr.timing(256, 256, 256).total
-        seconds = best_time(lambda: arr.run(a, b, engine="cycle", progress=False), REPEATS)
+        seconds = best_time(functools.partial(arr.run, a, b, engine="cycle", progress=False),
+                            REPEATS)
         rate = cycles * DIMS[0] * DIMS[1] / seconds
-        lines.append(f"| cycle engine {dataflow}, 256^3 ({cycles} cycles) | "
-                     f"{seconds * 1e3:.1f} ms, {rate / 1e9:.2f} G PE-cycles/s |")
+        rows.append([f"cycle engine {dataflow}, 256^3 ({cycles} cycles)",
+                     f"{seconds * 1e3:.1f} ms, {rate / 1e9:.2f} G PE-cycles/s"])
     arr = systolic.SystolicArray(*DIMS, "ws")
     for size in (256, 1024):
         a, b = operands(size)
         repeats = REPEATS if size <= 256 else 5
-        cycle = best_time(lambda: arr.run(a, b, engine="cycle", progress=False), repeats)
-        fast = best_time(lambda: arr.run(a, b, engine="fast"), repeats)
+        cycle = best_time(functools.partial(arr.run, a, b, engine="cycle", progress=False),
+                          repeats)
+        fast = best_time(functools.partial(arr.run, a, b, engine="fast"), repeats)
         a32, b32 = a.astype(np.int32), b.astype(np.int32)
-        int32 = best_time(lambda: a32 @ b32, repeats)
+        int32 = best_time(functools.partial(np.matmul, a32, b32), repeats)
         af, bf = a.astype(np.float32), b.astype(np.float32)
-        f32 = best_time(lambda: af @ bf, repeats)
-        lines += [
-            f"| {size}^3 ws, cycle engine (values + cycles) | {cycle * 1e3:.1f} ms |",
-            f"| {size}^3 ws, fast path | {fast * 1e3:.2f} ms |",
-            f"| {size}^3 numpy int32 `@` | {int32 * 1e3:.2f} ms |",
-            f"| {size}^3 numpy float32 `@` (BLAS) | {f32 * 1e3:.2f} ms |",
+        f32 = best_time(functools.partial(np.matmul, af, bf), repeats)
+        rows += [
+            [f"{size}^3 ws, cycle engine (values + cycles)", f"{cycle * 1e3:.1f} ms"],
+            [f"{size}^3 ws, fast path", f"{fast * 1e3:.2f} ms"],
+            [f"{size}^3 numpy int32 `@`", f"{int32 * 1e3:.2f} ms"],
+            [f"{size}^3 numpy float32 `@` (BLAS)", f"{f32 * 1e3:.2f} ms"],
         ]
     with tempfile.TemporaryDirectory() as cache:
         cold = first_call_seconds(cache)
         warm = first_call_seconds(cache)
-    lines += [
-        f"| fresh process, empty numba cache: import + first 256^3 run | {cold:.2f} s |",
-        f"| fresh process, warm numba cache: import + first 256^3 run | {warm:.2f} s |",
+    rows += [
+        ["fresh process, empty numba cache: import + first 256^3 run", f"{cold:.2f} s"],
+        ["fresh process, warm numba cache: import + first 256^3 run", f"{warm:.2f} s"],
     ]
+    lines += markdown_table(["measurement", "result"], rows)
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

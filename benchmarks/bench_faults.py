@@ -11,6 +11,7 @@ this tree's, to show that the fault-free engine did not get slower.
 
 from __future__ import annotations
 
+import functools
 import argparse
 import os
 import platform
@@ -26,6 +27,7 @@ from machine import best_time, cpu_model
 from systolic import Fault
 from systolic._dataflow import register_widths
 from systolic._fault_engine import prepare_faults
+from systolic._table import markdown_table
 
 RESULTS = Path(__file__).parent / "results" / "faults.md"
 REPEATS = 7
@@ -78,7 +80,7 @@ def fault_free_versions(baseline: str, rounds: int = 8) -> tuple[list[float], li
             done = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                   capture_output=True, text=True, cwd="/")
             times = [float(word) for word in done.stdout.split()]
-            best[tree] = [min(old, new) for old, new in zip(best[tree], times)]
+            best[tree] = [min(old, new) for old, new in zip(best[tree], times, strict=True)]
     return best[baseline], best[here]
 
 
@@ -99,9 +101,8 @@ def main() -> None:
         f"matmul, best of {REPEATS} runs; each ratio is against the fault-free run of the same "
         f"dataflow and engine measured in this run.",
         "",
-        "| run | time | ratio |",
-        "|---|---|---|",
     ]
+    rows = []
     for dataflow in ("ws", "os", "is"):
         arr = systolic.SystolicArray(SIZE, SIZE, dataflow)
         total = arr.timing(SIZE, SIZE, SIZE).total
@@ -130,37 +131,40 @@ def main() -> None:
             elif faults is not None:
                 options["faults"] = faults
             repeats = 2 if "128 columns" in name else REPEATS
-            seconds = best_time(lambda: arr.run(a, b, **options), repeats)
+            seconds = best_time(functools.partial(arr.run, a, b, **options), repeats)
             base = base or seconds
-            lines.append(f"| {dataflow}, cycle engine, {name} | {seconds * 1e3:.1f} ms | "
-                         f"{seconds / base:.2f} |")
+            rows.append([f"{dataflow}, cycle engine, {name}", f"{seconds * 1e3:.1f} ms",
+                         f"{seconds / base:.2f}"])
         # a campaign's faults: uniform over every bit of every register of every PE
         draws = np.random.default_rng(1)
         faults = [random_fault(draws, dataflow, total) for _ in range(CAMPAIGN)]
-        ratios = sorted(best_time(lambda: arr.run(a, b, faults=[fault], progress=False), 3)
+        ratios = sorted(best_time(functools.partial(arr.run, a, b, faults=[fault],
+                                                  progress=False), 3)
                         / base for fault in faults)
-        lines.append(f"| {dataflow}, cycle engine, {CAMPAIGN} random single faults "
-                     f"(uniform over register bits) | median ratio "
-                     f"{ratios[CAMPAIGN // 2]:.2f}, {sum(r <= 2 for r in ratios)} of "
-                     f"{CAMPAIGN} within 2x | max {ratios[-1]:.1f} |")
-        fast_base = best_time(lambda: arr.run(a, b, engine="fast"), REPEATS)
+        rows.append([f"{dataflow}, cycle engine, {CAMPAIGN} random single faults "
+                     f"(uniform over register bits)",
+                     f"median ratio {ratios[CAMPAIGN // 2]:.2f}, "
+                     f"{sum(r <= 2 for r in ratios)} of {CAMPAIGN} within 2x",
+                     f"max {ratios[-1]:.1f}"])
+        fast_base = best_time(functools.partial(arr.run, a, b, engine="fast"), REPEATS)
         fast_faults = ([Fault("w_shadow", (7, 9), 6, "stuck_at_1"),
                         Fault("w_active", (3, 3), 0, "stuck_at_0")] if stationary else [])
-        fast = best_time(lambda: arr.run(a, b, engine="fast", faults=fast_faults,
-                                         bypass=[(10, 10), (20, 30)]), REPEATS)
+        fast = best_time(functools.partial(arr.run, a, b, engine="fast", faults=fast_faults,
+                                           bypass=[(10, 10), (20, 30)]), REPEATS)
         what = "2 bypassed PEs" + (", 2 stuck weight bits" if stationary else "")
-        lines += [f"| {dataflow}, fast path, fault-free | {fast_base * 1e3:.2f} ms | 1.00 |",
-                  f"| {dataflow}, fast path, {what} | {fast * 1e3:.2f} ms | "
-                  f"{fast / fast_base:.2f} |"]
+        rows += [[f"{dataflow}, fast path, fault-free", f"{fast_base * 1e3:.2f} ms", "1.00"],
+                 [f"{dataflow}, fast path, {what}", f"{fast * 1e3:.2f} ms",
+                  f"{fast / fast_base:.2f}"]]
+    lines += markdown_table(["run", "time", "ratio"], rows)
     if args.baseline:
         before, after = fault_free_versions(args.baseline)
         lines += ["", "Fault-free cycle engine, 256^3 on 256x256, before and after faults "
                   "(alternating fresh processes, best of 8 x "
-                  f"{REPEATS} runs each):", "", "| dataflow | before | after | ratio |",
-                  "|---|---|---|---|"]
-        for dataflow, old, new in zip(("ws", "os", "is"), before, after):
-            lines.append(f"| {dataflow} | {old * 1e3:.1f} ms | {new * 1e3:.1f} ms | "
-                         f"{new / old:.2f} |")
+                  f"{REPEATS} runs each):", ""]
+        lines += markdown_table(
+            ["dataflow", "before", "after", "ratio"],
+            [[dataflow, f"{old * 1e3:.1f} ms", f"{new * 1e3:.1f} ms", f"{new / old:.2f}"]
+             for dataflow, old, new in zip(("ws", "os", "is"), before, after, strict=True)])
     # what a fault-free run does more than before: check the (absent) faults and bypasses
     arr = systolic.SystolicArray(SIZE, SIZE, "ws")
     check = best_time(lambda: prepare_faults(None, None, arr.dataflow, SIZE, SIZE, 32, 1000),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from machine import cpu_model
 
+from systolic._table import markdown_table
 from systolic.formal import Mutation, check_array, proof_plan, prove_pe
 from systolic.hdl import Fault
 
@@ -47,13 +48,11 @@ def main() -> int:
         "(`mode prove`, depth 2); array: bounded model check to depth `4R + C + 1` (the reset "
         "cycle and cycles 0 to `4R + C - 2`, when the second tile's last result appears).",
         "",
-        "| proof | mode | depth | result | seconds |",
-        "|---|---|---|---|---|",
+        *markdown_table(["proof", "mode", "depth", "result", "seconds"],
+                        [[f"{result.name} ({note})" if note else result.name, result.mode,
+                          result.depth, result.status, f"{result.seconds:.1f}"]
+                         for result, note in rows]),
     ]
-    for result, note in rows:
-        name = f"{result.name} ({note})" if note else result.name
-        lines.append(f"| {name} | {result.mode} | {result.depth} | {result.status} | "
-                     f"{result.seconds:.1f} |")
     lines += ["", f"The plan of `make formal` ({len(runs) - 2} proofs) took "
               f"{plan_seconds:.0f} s of proof time; with generation and the two failing "
               f"baselines, {total:.0f} s in all.", ""]

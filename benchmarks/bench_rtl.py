@@ -27,6 +27,7 @@ import numpy as np
 from machine import cpu_model
 
 import systolic
+from systolic._table import markdown_table
 from systolic.hdl.sim import build_and_run, lane_operands
 
 HERE = Path(__file__).resolve().parent
@@ -92,16 +93,14 @@ def render(rows: list[dict], full: dict | None) -> str:
         "(`N x 2N` by `2N x N`, two weight tiles) per size on an `N x N` ws array; every output "
         "value and cycle was checked against the model.",
         "",
-        "| N | generate s | Verilog MB | Icarus compile s | simulator run s | cycles | "
-        "simulated cycles/s | model ms (cycle engine) | Icarus / model |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *markdown_table(
+            ["N", "generate s", "Verilog MB", "Icarus compile s", "simulator run s", "cycles",
+             "simulated cycles/s", "model ms (cycle engine)", "Icarus / model"],
+            [[r["n"], f"{r['generate']:.1f}", f"{r['verilog_mb']:.2f}",
+              f"{r['icarus']['compile']:.1f}", f"{r['icarus']['simulate']:.1f}", r["cycles"],
+              f"{r['icarus']['cycles_per_s']:.1f}", f"{r['model'] * 1e3:.2f}",
+              f"{r['icarus']['ratio']:.0f}x"] for r in rows]),
     ]
-    for r in rows:
-        icarus = r["icarus"]
-        lines.append(f"| {r['n']} | {r['generate']:.1f} | {r['verilog_mb']:.2f} | "
-                     f"{icarus['compile']:.1f} | {icarus['simulate']:.1f} | {r['cycles']} | "
-                     f"{icarus['cycles_per_s']:.1f} | {r['model'] * 1e3:.2f} | "
-                     f"{icarus['ratio']:.0f}x |")
     lines += ["", "`simulator run` includes the simulator's start-up; cycles/s and the ratio "
               "use the cocotb loop alone (drive, clock, sample, compare)."]
     if any("verilator" in r for r in rows):
@@ -113,16 +112,16 @@ def render(rows: list[dict], full: dict | None) -> str:
             "g++ `-O0`, run-time library from ccache), against Icarus and the model in the "
             "same run.",
             "",
-            "| N | Verilator build s | Icarus compile s | Verilator cycles/s | Icarus cycles/s "
-            "| Verilator / model | Icarus / model | Verilator speed-up over Icarus |",
-            "|---|---|---|---|---|---|---|---|",
+            *markdown_table(
+                ["N", "Verilator build s", "Icarus compile s", "Verilator cycles/s",
+                 "Icarus cycles/s", "Verilator / model", "Icarus / model",
+                 "Verilator speed-up over Icarus"],
+                [[r["n"], f"{r['verilator']['compile']:.1f}", f"{r['icarus']['compile']:.1f}",
+                  f"{r['verilator']['cycles_per_s']:.1f}", f"{r['icarus']['cycles_per_s']:.1f}",
+                  f"{r['verilator']['ratio']:.0f}x", f"{r['icarus']['ratio']:.0f}x",
+                  f"{r['verilator']['cycles_per_s'] / r['icarus']['cycles_per_s']:.1f}x"]
+                 for r in rows]),
         ]
-        for r in rows:
-            icarus, verilator = r["icarus"], r["verilator"]
-            lines.append(f"| {r['n']} | {verilator['compile']:.1f} | {icarus['compile']:.1f} "
-                         f"| {verilator['cycles_per_s']:.1f} | {icarus['cycles_per_s']:.1f} "
-                         f"| {verilator['ratio']:.0f}x | {icarus['ratio']:.0f}x "
-                         f"| {verilator['cycles_per_s'] / icarus['cycles_per_s']:.1f}x |")
         lines += ["", "Per cycle, the cocotb loop itself (one falling-edge await, the writes "
                   "and reads of every port, numpy) takes tens of microseconds, which bounds "
                   "Verilator's rate on small arrays."]

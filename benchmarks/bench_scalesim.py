@@ -48,6 +48,7 @@ import numpy as np
 
 import systolic
 from machine import cpu_model
+from systolic._table import markdown_table
 
 HERE = Path(__file__).parent
 # The environment the tests use too (``make scalesim-venv``).
@@ -325,18 +326,18 @@ def run_ours(case: Case) -> OurRun:
     return OurRun(cycle.cycles, exact.cycles, cycle_seconds, fast_seconds)
 
 
-def table_row(case: Case, theirs: ScaleSimRun, ours: OurRun) -> str:
-    """One markdown table row for ``case``."""
+def table_row(case: Case, theirs: ScaleSimRun, ours: OurRun) -> list[str]:
+    """One markdown table row's cells for ``case``."""
     if theirs.cycles is None:
-        return (f"| {case.name} | skipped (over {SCALESIM_TIMEOUT} s) | "
-                f"{ours.scalesim_cycles:,} | - | {ours.exact_cycles:,} | - | "
-                f"{ours.cycle_seconds * 1e3:.2f} ms | {ours.fast_seconds * 1e3:.2f} ms | - | - |")
+        return [case.name, f"skipped (over {SCALESIM_TIMEOUT} s)", f"{ours.scalesim_cycles:,}",
+                "-", f"{ours.exact_cycles:,}", "-", f"{ours.cycle_seconds * 1e3:.2f} ms",
+                f"{ours.fast_seconds * 1e3:.2f} ms", "-", "-"]
     equal = "yes" if theirs.cycles == ours.scalesim_cycles else "**NO**"
-    return (f"| {case.name} | {theirs.cycles:,} | {ours.scalesim_cycles:,} | {equal} | "
-            f"{ours.exact_cycles:,} | {theirs.seconds:.2f} s | "
-            f"{ours.cycle_seconds * 1e3:.2f} ms | {ours.fast_seconds * 1e3:.2f} ms | "
-            f"{theirs.seconds / ours.cycle_seconds:,.0f}x | "
-            f"{theirs.seconds / ours.fast_seconds:,.0f}x |")
+    return [case.name, f"{theirs.cycles:,}", f"{ours.scalesim_cycles:,}", equal,
+            f"{ours.exact_cycles:,}", f"{theirs.seconds:.2f} s",
+            f"{ours.cycle_seconds * 1e3:.2f} ms", f"{ours.fast_seconds * 1e3:.2f} ms",
+            f"{theirs.seconds / ours.cycle_seconds:,.0f}x",
+            f"{theirs.seconds / ours.fast_seconds:,.0f}x"]
 
 
 def main() -> int:
@@ -379,11 +380,10 @@ def main() -> int:
         "contract count with TPU-style weight double buffering. Speed-up is SCALE-Sim's time "
         "over ours.",
         "",
-        "| case | SCALE-Sim cycles | our scalesim cycles | equal? | our exact cycles "
-        "| SCALE-Sim time | our cycle engine | our fast path | speed-up (cycle) "
-        "| speed-up (fast) |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
-        *rows,
+        *markdown_table(["case", "SCALE-Sim cycles", "our scalesim cycles", "equal?",
+                         "our exact cycles", "SCALE-Sim time", "our cycle engine",
+                         "our fast path", "speed-up (cycle)", "speed-up (fast)"],
+                        rows, align="<>><>>>>>>"),
         "",
         f"The whole run took {total_seconds:.0f} s (without installing SCALE-Sim's "
         "environment).",
@@ -492,9 +492,9 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
                                  str(topology), str(layout), str(folder / "theirs"), flag],
                                 folder, timeout)
                 if theirs is None:
-                    rows.append(f"| {name} | {size}x{size} | skipped (over "
-                                f"{timeout:.0f} s) | - | {ours['seconds']:.2f} s | "
-                                f"{ours['peak_mb']:.0f} MB | - | - |")
+                    rows.append([name, f"{size}x{size}", f"skipped (over {timeout:.0f} s)",
+                                 "-", f"{ours['seconds']:.2f} s", f"{ours['peak_mb']:.0f} MB",
+                                 "-", "-"])
                     continue
                 equal = all((folder / "ours" / RUN_NAME / report).read_text()
                             == (folder / "theirs" / RUN_NAME / report).read_text()
@@ -502,11 +502,11 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
                                            "DETAILED_ACCESS_REPORT.csv"))
                 if not equal:
                     failures.append(f"{name} on {size}x{size}: the reports differ")
-                rows.append(f"| {name} | {size}x{size} | {theirs['seconds']:.1f} s | "
-                            f"{theirs['peak_mb']:,.0f} MB | {ours['seconds']:.2f} s | "
-                            f"{ours['peak_mb']:,.0f} MB | "
-                            f"{theirs['seconds'] / ours['seconds']:,.0f}x | "
-                            f"{'yes' if equal else '**NO**'} |")
+                rows.append([name, f"{size}x{size}", f"{theirs['seconds']:.1f} s",
+                             f"{theirs['peak_mb']:,.0f} MB", f"{ours['seconds']:.2f} s",
+                             f"{ours['peak_mb']:,.0f} MB",
+                             f"{theirs['seconds'] / ours['seconds']:,.0f}x",
+                             "yes" if equal else "**NO**"])
     what = "reports and values" if with_values else "reports only"
     lines = [
         f"# Whole networks: SCALE-Sim 3.0 against `systolic scalesim` ({what})",
@@ -522,10 +522,8 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
         + (". Our run also computes every layer's int8 product on the array model, checked "
            "against numpy." if with_values else "."),
         "",
-        "| network | array | SCALE-Sim time | SCALE-Sim peak | our time | our peak | speed-up "
-        "| equal |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
-        *rows,
+        *markdown_table(["network", "array", "SCALE-Sim time", "SCALE-Sim peak", "our time",
+                         "our peak", "speed-up", "equal"], rows, align="<<>>>>><"),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -26,6 +26,7 @@ The markdown table is printed and written to ``benchmarks/results/sweep.md``.
 
 from __future__ import annotations
 
+from itertools import pairwise
 import os
 
 # One BLAS thread in every process (this one, the pool's and the cluster's workers inherit
@@ -44,6 +45,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from machine import cpu_model  # noqa: E402
+from systolic._table import markdown_table  # noqa: E402
 from systolic import sweep  # noqa: E402
 from systolic.timing import scalesim_breakdown  # noqa: E402
 
@@ -111,7 +113,7 @@ def bert_layer(seq: int = 128, hidden: int = 768, heads: int = 12):
 
 def mlp(batch: int = 128):
     widths = (1024, 2048, 2048, 2048, 1024, 10)
-    return [(f"fc{i}", batch, k, n) for i, (k, n) in enumerate(zip(widths, widths[1:]))]
+    return [(f"fc{i}", batch, k, n) for i, (k, n) in enumerate(pairwise(widths))]
 
 
 def lstm(batch: int = 64, hidden: int = 1024, layers: int = 8):
@@ -184,17 +186,17 @@ def measure_cluster(sp: sweep.Space, scheduler: str, result: dict) -> None:
     pd.testing.assert_frame_equal(remote, result["table"], obj="LocalCluster table")
 
 
-def rows(title: str, r: dict, cores: int) -> list[str]:
+def rows(title: str, r: dict, cores: int) -> list[list[str]]:
     n = r["points"]
     overhead = (r["cluster"] - r["serial"] / 2) / n
     return [
-        f"| {title} | one core (`workers=1`) | {r['serial']:.2f} s | "
-        f"{r['serial'] / n * 1e3:.2f} ms | 1.00x | |",
-        f"| | {cores} local processes (pool start-up included) | {r['pool']:.2f} s | "
-        f"{r['pool'] / n * 1e3:.2f} ms | {r['serial'] / r['pool']:.2f}x | |",
-        f"| | LocalCluster, 2 worker processes | {r['cluster']:.2f} s | "
-        f"{r['cluster'] / n * 1e3:.2f} ms | {r['serial'] / r['cluster']:.2f}x | "
-        f"{overhead * 1e3:.2f} ms |",
+        [title, "one core (`workers=1`)", f"{r['serial']:.2f} s",
+         f"{r['serial'] / n * 1e3:.2f} ms", "1.00x", ""],
+        ["", f"{cores} local processes (pool start-up included)", f"{r['pool']:.2f} s",
+         f"{r['pool'] / n * 1e3:.2f} ms", f"{r['serial'] / r['pool']:.2f}x", ""],
+        ["", "LocalCluster, 2 worker processes", f"{r['cluster']:.2f} s",
+         f"{r['cluster'] / n * 1e3:.2f} ms", f"{r['serial'] / r['cluster']:.2f}x",
+         f"{overhead * 1e3:.2f} ms"],
     ]
 
 
@@ -266,11 +268,11 @@ def main() -> int:
         f"/ 2) / points. Starting the LocalCluster and compiling the engine in its workers took "
         f"{t_start:.2f} s (not included).",
         "",
-        "| sweep | run | wall time | per point | speed-up over one core | cluster overhead "
-        "per point |",
-        "|---|---|---:|---:|---:|---:|",
-        *rows("formula, 1,008 points", f, cores),
-        *rows(f"fast engine, {g['points']} points", g, cores),
+        *markdown_table(["sweep", "run", "wall time", "per point", "speed-up over one core",
+                         "cluster overhead per point"],
+                        [*rows("formula, 1,008 points", f, cores),
+                         *rows(f"fast engine, {g['points']} points", g, cores)],
+                        align="<<>>>>"),
         "",
         f"SCALE-Sim 3.0, estimated for the 1,008-point sweep: {estimate / 3600:,.1f} hours "
         f"for its {n_layers:,} layers, from a fit of its measured time per layer in "

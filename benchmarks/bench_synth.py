@@ -23,6 +23,7 @@ from pathlib import Path
 
 from machine import cpu_model
 
+from systolic._table import markdown_table
 from systolic.hdl import ArrayConfig
 from systolic.hdl._netlist import PE_MODULE, array_netlist
 from systolic.synth import synthesize
@@ -63,15 +64,14 @@ def main(argv=None) -> int:
         "equivalents with the weights of `systolic.synth.GE_WEIGHTS` (Nangate 45 nm X1 cell "
         "areas over NAND2_X1). Time: generation plus Yosys.",
         "",
-        "| dataflow | N x N | PEs | cells | flip-flops | GE | edge register bits | "
-        "cells per PE (minus edges) | time s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *markdown_table(
+            ["dataflow", "N x N", "PEs", "cells", "flip-flops", "GE", "edge register bits",
+             "cells per PE (minus edges)", "time s"],
+            [[dataflow, f"{n} x {n}", f"{n * n:,}", f"{figures['cells']:,}",
+              f"{figures['flip_flops']:,}", f"{figures['ge']:,.0f}", f"{edge:,}",
+              f"{(figures['cells'] - edge) / (n * n):,.1f}", f"{seconds:.1f}"]
+             for dataflow, n, figures, seconds, edge, _pe in rows]),
     ]
-    for dataflow, n, figures, seconds, edge, pe in rows:
-        per_pe = (figures["cells"] - edge) / (n * n)
-        lines.append(f"| {dataflow} | {n} x {n} | {n * n:,} | {figures['cells']:,} | "
-                     f"{figures['flip_flops']:,} | {figures['ge']:,.0f} | {edge:,} | "
-                     f"{per_pe:,.1f} | {seconds:.1f} |")
     lines += ["", "## Growth law", "",
               "Edge (skew and de-skew) register bits of an `N x N` array: `E(N) = (8 + 8 + "
               "acc_bits) / 2 * N(N - 1) + (3 + tag) * (N - 1)` (triangular x and w skew, "

@@ -14,16 +14,21 @@ import time
 import numpy as np
 
 import systolic
+from systolic._table import Column, Table
 
 M, K, N = 300, 700, 500
 DIMS = (256, 256)
 COLUMNS = ("total", "weight_load", "streaming", "stall", "drain", "fill")
 
 
+TABLE = Table([Column("dataflow / timing", 26, "<"),
+               *(Column(name, 12, spec=",") for name in COLUMNS),
+               Column("util", 12, spec=".1%")])
+
+
 def row(label: str, result: systolic.RunResult) -> str:
     parts = result.breakdown
-    cells = "".join(f"{getattr(parts, name):>12,}" for name in COLUMNS)
-    return f"{label:<26}{cells}{result.utilization:>12.1%}"
+    return TABLE.row([label, *(getattr(parts, name) for name in COLUMNS), result.utilization])
 
 
 def main() -> None:
@@ -34,8 +39,7 @@ def main() -> None:
 
     print(f"A ({M}x{K}, int8) @ B ({K}x{N}, int8) on a {DIMS[0]}x{DIMS[1]} array, "
           f"cycle-accurate engine\n")
-    header = "".join(f"{name:>12}" for name in COLUMNS)
-    print(f"{'dataflow / timing':<26}{header}{'util':>12}")
+    print(TABLE.header())
     for dataflow in systolic.Dataflow:
         buffering = (True, False) if dataflow is not systolic.Dataflow.OS else (True,)
         for double_buffer in buffering:

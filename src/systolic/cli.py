@@ -47,6 +47,7 @@ import numpy as np
 from ._cli_io import CliError, check_output_file, load_operand, read_text, require_extra
 from ._dataflow import Dataflow
 from ._onnx_cli import add_parser as _add_onnx_parser
+from ._table import Column, Table
 
 __all__ = ["main"]
 
@@ -304,24 +305,28 @@ def _matmul_table(report: dict) -> str:
         f"{report['shape']} matmul on a {report['array']} {report['dataflow']} array "
         f"({buffering}{report['engine']} engine, {report['timing']} timing)",
         "",
-        f"  {'cycles':<14}{report['cycles']:>16,}",
-        f"  {'utilisation':<14}{report['utilization']:>16.2%}",
-        f"  {'MACs':<14}{report['macs']:>16,}",
-        f"  {'tiles':<14}{report['tiles']:>16,}",
-        f"  {'x vectors':<14}{report['vectors']:>16,}",
+        *_FIGURES_TABLE.lines([("cycles", f"{report['cycles']:,}"),
+                               ("utilisation", f"{report['utilization']:.2%}"),
+                               ("MACs", f"{report['macs']:,}"),
+                               ("tiles", f"{report['tiles']:,}"),
+                               ("x vectors", f"{report['vectors']:,}")], header=False),
         "",
-        "  breakdown             cycles    share",
     ]
-    for name in ("weight_load", "streaming", "stall", "drain"):
-        value = report["breakdown"][name]
-        lines.append(f"  {name.replace('_', ' '):<14}{value:>16,}{value / total:>9.1%}")
-    lines.append(f"  {'total':<14}{total:>16,}")
-    lines.append(f"  {'fill':<14}{report['breakdown']['fill']:>16,}  (overlaps streaming)")
-    lines.append("")
+    shares = [(name.replace("_", " "), report["breakdown"][name],
+               report["breakdown"][name] / total)
+              for name in ("weight_load", "streaming", "stall", "drain")]
+    *parts, fill = _BREAKDOWN_TABLE.lines(
+        [*shares, ("total", total, None), ("fill", report["breakdown"]["fill"], None)])
+    lines += [*parts, fill + "  (overlaps streaming)", ""]
     verdict = "matches numpy" if report["matches_numpy"] else "DIFFERS from numpy"
     lines.append(f"result {verdict} (seed {report['seed']}, "
                  f"{report['overflow_count']} overflowed elements)")
     return "\n".join(lines)
+
+
+_FIGURES_TABLE = Table([Column("figure", 14, "<"), Column("value", 16)], indent="  ")
+_BREAKDOWN_TABLE = Table([Column("breakdown", 14, "<"), Column("cycles", 16, spec=","),
+                          Column("share", 9, spec=".1%")], indent="  ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,19 +394,20 @@ def _run(args) -> int:
 
 
 def _layer_table(records: list[dict], totals: dict, args) -> str:
-    width = max(5, *(len(r["layer"]) for r in records))
     rows, cols = args.dims
-    lines = [f"{args.layers.name}: {totals['layers']} layers on a {rows}x{cols} "
-             f"{args.dataflow} array", "",
-             f"{'layer':<{width}}  {'M':>7} {'K':>7} {'N':>7} {'cycles':>12} {'util':>7} "
-             f"{'stall':>10} {'SCALE-Sim':>12}"]
-    for r in records:
-        lines.append(f"{r['layer']:<{width}}  {r['m']:>7} {r['k']:>7} {r['n']:>7} "
-                     f"{r['cycles']:>12,} {r['utilization']:>7.1%} {r['stall']:>10,} "
-                     f"{r['scalesim_cycles']:>12,}")
-    lines.append(f"{'total':<{width}}  {'':>7} {'':>7} {'':>7} {totals['cycles']:>12,} "
-                 f"{totals['utilization']:>7.1%} {'':>10} {totals['scalesim_cycles']:>12,}")
-    return "\n".join(lines)
+    lines = [(r["layer"], r["m"], r["k"], r["n"], r["cycles"], r["utilization"], r["stall"],
+              r["scalesim_cycles"]) for r in records]
+    lines.append(("total", None, None, None, totals["cycles"], totals["utilization"], None,
+                  totals["scalesim_cycles"]))
+    return "\n".join([f"{args.layers.name}: {totals['layers']} layers on a {rows}x{cols} "
+                      f"{args.dataflow} array", "", *_LAYER_TABLE.lines(lines)])
+
+
+_LAYER_TABLE = Table([
+    Column("layer", None, "<"), Column("M", 7, sep="  "), Column("K", 7, sep=" "),
+    Column("N", 7, sep=" "), Column("cycles", 12, spec=",", sep=" "),
+    Column("util", 7, spec=".1%", sep=" "), Column("stall", 10, spec=",", sep=" "),
+    Column("SCALE-Sim", 12, spec=",", sep=" ")])
 
 
 # --------------------------------------------------------------------------------------------

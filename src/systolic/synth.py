@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._table import Column, Table
+
 __all__ = ["GE_WEIGHTS", "TARGETS", "SynthError", "synthesize"]
 
 #: Yosys script per target. ``{flat}`` is the target's flatten option.
@@ -199,8 +201,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{rows}x{cols} {args.dataflow} array, target {args.target}"
           f"{' (flattened)' if args.flatten else ''}, Yosys {figures['yosys_seconds']} s")
-    for key in ("cells", "flip_flops", "luts", "dsps", "multipliers"):
-        print(f"  {key.replace('_', '-'):<12} {figures[key]:>12,}")
+    lines = [(key.replace("_", "-"), f"{figures[key]:,}")
+             for key in ("cells", "flip_flops", "luts", "dsps", "multipliers")]
     if figures["ge"] is not None:
-        print(f"  {'area (GE)':<12} {figures['ge']:>12,.0f}")
+        lines.append(("area (GE)", f"{figures['ge']:,.0f}"))
+    print("\n".join(_FIGURES_TABLE.lines(lines, header=False)))
     return 0
+
+
+_FIGURES_TABLE = Table([Column("figure", 12, "<"), Column("count", 12, sep=" ")], indent="  ")

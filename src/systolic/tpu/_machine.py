@@ -22,6 +22,7 @@ from .._dataflow import Dataflow
 from .._engine import wrap
 from .._fault_engine import check_fast_faults
 from .._schedule import load_bounds, switch_bounds
+from .._table import Column, Table
 from .._checks import check_choice, check_int, check_int_array
 from ..array import SystolicArray
 from ._config import TPUConfig
@@ -214,10 +215,13 @@ def summary_lines(report, tops_digits: int = 2, util_digits: int = 1) -> list[st
     lines = [f"{report.cycles:,} cycles = {report.seconds * 1e6:,.2f} us, "
              f"{report.tops:.{tops_digits}f} of {report.peak_tops:.2f} peak TOPS "
              f"(1 MAC = 2 ops), utilisation {report.utilization:.{util_digits}%}"]
-    for name in BREAKDOWN_CATEGORIES:
-        value = report.breakdown[name]
-        lines.append(f"  {name:<13}{value:>12,}  {value / max(report.cycles, 1):6.1%}")
-    return lines
+    shares = [(name, report.breakdown[name], report.breakdown[name] / max(report.cycles, 1))
+              for name in BREAKDOWN_CATEGORIES]
+    return lines + _BREAKDOWN_TABLE.lines(shares, header=False)
+
+
+_BREAKDOWN_TABLE = Table([Column("category", 13, "<"), Column("cycles", 12, spec=","),
+                          Column("share", 6, spec=".1%", sep="  ")], indent="  ")
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._table import Column, Table
 from ._compiler import Conv2D, Dense, Network, compile_network
 from ._config import TPUConfig
 from ._machine import BREAKDOWN_CATEGORIES, RunReport, summary_lines
@@ -138,11 +139,14 @@ class OnnxReport:
     def summary(self) -> str:
         """Totals, the breakdown and one line per layer."""
         lines = summary_lines(self, tops_digits=3, util_digits=2)
-        lines.append(f"  {'layer':<24}{'op':<26}{'where':<6}{'cycles':>12}{'MACs':>14}")
-        for layer in self.layers:
-            lines.append(f"  {layer.name[:23]:<24}{layer.op[:25]:<26}{layer.where:<6}"
-                         f"{layer.cycles:>12,}{layer.macs:>14,}")
+        lines += _LAYER_TABLE.lines((layer.name, layer.op, layer.where, layer.cycles, layer.macs)
+                                    for layer in self.layers)
         return "\n".join(lines)
+
+
+_LAYER_TABLE = Table([Column("layer", 24, "<", clip=True), Column("op", 26, "<", clip=True),
+                      Column("where", 6, "<"), Column("cycles", 12, spec=","),
+                      Column("MACs", 14, spec=",")], indent="  ")
 
 
 class _Step:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_memory
+from .._table import Column, Table
 from ..array import SystolicArray
 from ..timing import scalesim_breakdown
 
@@ -236,14 +237,16 @@ def time_topology(layers, rows: int = 256, cols: int = 256, *, engine: str = "fa
 
 def format_timings(timings, rows: int, cols: int) -> str:
     """A text table of :func:`time_topology` results with a total line."""
-    lines = [f"{'layer':<16}{'kind':<6}{'M':>8}{'K':>7}{'N':>7}{'cycles':>12}"
-             f"{'util':>8}{'SCALE-Sim':>12}"]
-    for t in timings:
-        lay = t.layer
-        lines.append(f"{lay.name[:15]:<16}{lay.kind:<6}{lay.m:>8}{lay.k:>7}{lay.n:>7}"
-                     f"{t.cycles:>12,}{t.utilization:>8.1%}{t.scalesim_cycles:>12,}")
     cycles = sum(t.cycles for t in timings)
     macs = sum(t.macs for t in timings)
-    lines.append(f"{'total':<44}{cycles:>12,}{macs / (cycles * rows * cols):>8.1%}"
-                 f"{sum(t.scalesim_cycles for t in timings):>12,}")
-    return "\n".join(lines)
+    lines = [(t.layer.name, t.layer.kind, t.layer.m, t.layer.k, t.layer.n, t.cycles,
+              t.utilization, t.scalesim_cycles) for t in timings]
+    lines.append(("total", None, None, None, None, cycles, macs / (cycles * rows * cols),
+                  sum(t.scalesim_cycles for t in timings)))
+    return "\n".join(_TIMINGS_TABLE.lines(lines))
+
+
+_TIMINGS_TABLE = Table([
+    Column("layer", 16, "<", clip=True), Column("kind", 6, "<"), Column("M", 8),
+    Column("K", 7), Column("N", 7), Column("cycles", 12, spec=","),
+    Column("util", 8, spec=".1%"), Column("SCALE-Sim", 12, spec=",")])
