@@ -121,7 +121,7 @@ def test_tpu_report_counts_by_hand():
     assert report.area_mm2 == area_mm2(config)
     anonymous = dataclasses.replace(report, config=None)
     with pytest.raises(ValueError, match=r"^this report does not name its machine \(config=None\)"):
-        anonymous.energy_j
+        _ = anonymous.energy_j
 
 
 def test_area_by_hand():

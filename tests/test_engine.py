@@ -103,7 +103,7 @@ def test_cache_blocking_does_not_change_anything(dataflow, blocks, monkeypatch):
     gaps = rng.integers(0, 3, arr.run(a, b, engine="fast").vectors)
     total = arr.run(a, b, engine="fast", gaps=gaps).cycles
     default = arr.run(a, b, gaps=gaps, record_outputs=True, trace=(total // 2, total // 2 + 9))
-    for name, value in zip(("BLOCK_CYCLES", "BLOCK_ROWS", "BLOCK_COLS"), blocks):
+    for name, value in zip(("BLOCK_CYCLES", "BLOCK_ROWS", "BLOCK_COLS"), blocks, strict=True):
         monkeypatch.setattr(engine, name, value)
     blocked = arr.run(a, b, gaps=gaps, record_outputs=True, trace=(total // 2, total // 2 + 9))
     assert_same_run(default, blocked)

@@ -172,9 +172,10 @@ def test_activation_is_exact_or_raises_clearly(name, value, acc, function):
         return
     if function in ("identity", "relu"):
         low, high = requant.out_range
-        for total, got in zip((acc[0] + acc[0], acc[1]), out[0].tolist()):
-            num = total * requant.multiplier
-            den = 1 << requant.shift
+        for total, got in zip((acc[0] + acc[0], acc[1]), out[0].tolist(), strict=True):
+            # Python integers: a numpy-typed field (np.int8(0)) would overflow the reference
+            num = total * int(requant.multiplier)
+            den = 1 << int(requant.shift)
             quot, rem = divmod(num, den)
             tie = 2 * rem == den
             if 2 * rem > den or (tie and requant.rounding == "half_up") or (
@@ -183,7 +184,7 @@ def test_activation_is_exact_or_raises_clearly(name, value, acc, function):
                 quot += 1
             if function == "relu":
                 quot = max(quot, 0)
-            assert got == min(max(quot + requant.zero_point, low), high)
+            assert got == min(max(quot + int(requant.zero_point), low), high)
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,6 +3,7 @@ or a traceback; each now gives the right answer or one clear error."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 import io
 import re
 import subprocess
@@ -243,7 +244,7 @@ def test_activation_is_exact_at_the_int32_extremes():
     bias = np.array([lo, hi, hi, lo], np.int64)
     req = tpu.Requant(multiplier=2**31 - 1, shift=62, out_signed=True)
     got = tpu.activate(acc, bias, req, "identity")
-    for value, out in zip((acc + bias)[0].tolist(), got[0].tolist()):
+    for value, out in zip((acc + bias)[0].tolist(), got[0].tolist(), strict=True):
         num = value * (2**31 - 1)
         quot, rem = divmod(num, 2**62)
         quot += 1 if 2 * rem > 2**62 or (2 * rem == 2**62 and quot % 2) else 0
@@ -494,7 +495,7 @@ def test_waveform_bus_labels_do_not_overlap():
     boxes = sorted((text.get_window_extent(renderer) for text in fig.axes[0].texts),
                    key=lambda box: box.x0)
     assert len(boxes) == 6
-    assert all(left.x1 <= right.x0 for left, right in zip(boxes, boxes[1:]))
+    assert all(left.x1 <= right.x0 for left, right in pairwise(boxes))
     assert [t.get_text() for t in fig.axes[0].texts][1] == "5"
 
 

@@ -7,6 +7,7 @@ section 5, and the individual timing claims of sections 2 and 3 on its recorded 
 
 from __future__ import annotations
 
+from itertools import pairwise
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -103,15 +104,15 @@ def test_schedule_obeys_the_legal_rules(data, n_tiles, n_vec, rows, dataflow, do
     sched = ref.greedy_schedule(n_tiles, n_vec, rows, dataflow, double_buffer, gaps)
     times = sched.x_times
     plain = ref.greedy_schedule(n_tiles, n_vec, rows, dataflow, double_buffer)
-    assert all(later > earlier for earlier, later in zip(times, times[1:]))
+    assert all(later > earlier for earlier, later in pairwise(times))
     # Gaps only delay: never earlier than without gaps, and at most by the gaps before it.
-    for i, (t, t0) in enumerate(zip(times, plain.x_times)):
+    for i, (t, t0) in enumerate(zip(times, plain.x_times, strict=True)):
         assert t0 + gaps[i] <= t <= t0 + int(gaps[: i + 1].sum())
     starts = times[::n_vec]
     ends = times[n_vec - 1::n_vec]
     if dataflow == "os":
         assert sched.load_times == []
-        assert all(e1 >= e0 + rows for e0, e1 in zip(ends, ends[1:]))
+        assert all(e1 >= e0 + rows for e0, e1 in pairwise(ends))
         return
     loads = sched.load_times
     assert loads[0] == 0

@@ -84,7 +84,7 @@ def test_cli_writes_the_reports(scalesim_reports, tmp_path):
     lines = (folder / "ENERGY_REPORT.csv").read_text().splitlines()
     assert lines[0].startswith("LayerID, Layer, Energy J, MAC J,")
     assert len(lines) == 1 + len(run(config, CONV).layers)
-    for line, layer in zip(lines[1:], run(config, CONV).layers):
+    for line, layer in zip(lines[1:], run(config, CONV).layers, strict=True):
         fields = [f.strip() for f in line.split(",")[:-1]]
         counts = energy.matmul_counts(layer.m, layer.k, layer.n, config.rows, config.cols, "ws",
                                       cycles=breakdown(layer.m, layer.k, layer.n, config.rows,

@@ -164,7 +164,7 @@ def test_totals_and_pareto():
     xs, ys = front_line.get_data()
     designs = sweep._aggregate(table, [p for p in sweep.PARAMETERS if p != "workload"])
     # the front: no design is at least as good on both axes and better on one
-    for fx, fy in zip(xs, ys):
+    for fx, fy in zip(xs, ys, strict=True):
         beaten = (designs.energy_j <= fx) & (designs.cycles <= fy) & \
             ((designs.energy_j < fx) | (designs.cycles < fy))
         assert not beaten.any()

@@ -221,7 +221,7 @@ class CycleRun:
             window = (0, 0) if trace is None else (trace_first, trace_first + trace.shape[1])
             first = int(np.searchsorted(self._quiet_stop, self.cycle, side="right"))
             for start, end in zip(self._quiet_start[first:].tolist(),
-                                  self._quiet_stop[first:].tolist()):
+                                  self._quiet_stop[first:].tolist(), strict=True):
                 if start >= stop:
                     break
                 if start < window[1] and end > window[0]:
@@ -255,7 +255,7 @@ class CycleRun:
         """Every PE register during the current cycle, each as an ``(R, C)`` array."""
         regs = np.zeros((len(self.registers), self.problem.rows, self.problem.cols), np.int32)
         _kernels.snapshot(self.cycle, self.stationary, self.kernel_state, self.acc_bits, regs)
-        return dict(zip(self.registers, regs))
+        return dict(zip(self.registers, regs, strict=True))
 
     def output_stream(self) -> tuple[np.ndarray, np.ndarray]:
         """The recorded output stream: the cycles with ``out_valid = 1`` and their vectors."""

@@ -638,7 +638,8 @@ class FaultyRun:
 
     def state(self) -> dict[str, np.ndarray]:
         """Every PE register during the current cycle (all columns stepped)."""
-        return dict(zip(self.registers, np.moveaxis(self.kernel_state.regs, 2, 0).copy()))
+        return dict(zip(self.registers, np.moveaxis(self.kernel_state.regs, 2, 0).copy(),
+                        strict=True))
 
     # -- results, once every cycle has run -------------------------------------------------
 

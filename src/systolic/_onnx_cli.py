@@ -73,6 +73,6 @@ def _run(args: argparse.Namespace, usage_error) -> int:
         if len(outputs) == 1:
             np.save(args.out, outputs[0])
         else:
-            np.savez(args.out, **dict(zip(session.get_outputs(), outputs)))
+            np.savez(args.out, **dict(zip(session.get_outputs(), outputs, strict=True)))
         print(f"wrote {args.out}")
     return 0

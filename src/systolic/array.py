@@ -487,7 +487,7 @@ class SystolicArray:
         outputs = OutputStream(*run.output_stream()) if record_outputs else None
         array_trace = None
         if window is not None:
-            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
+            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer, strict=True)))
         return self._result(problem, schedule, run.output(), None, timing, outputs,
                             array_trace)
 
@@ -527,7 +527,7 @@ class SystolicArray:
         outputs = OutputStream(*run.output_stream()) if record_outputs else None
         array_trace = None
         if window is not None:
-            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer)))
+            array_trace = ArrayTrace(window[0], dict(zip(run.registers, buffer, strict=True)))
         return self._result(problem, schedule, run.output(), None, timing, outputs,
                             array_trace, run.report())
 

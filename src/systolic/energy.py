@@ -16,6 +16,7 @@ shape alone (what a SCALE-Sim layer or a :class:`systolic.tpu.LayerTiming` gives
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from dataclasses import dataclass, fields
 
 from ._dataflow import Dataflow
@@ -89,7 +90,7 @@ class EnergyTable:
         points = tuple((_check_number("sram_pj_per_byte size", kib, positive=True),
                         _check_number("sram_pj_per_byte energy", pj, positive=True))
                        for kib, pj in points)
-        if any(b[0] <= a[0] for a, b in zip(points, points[1:])):
+        if any(b[0] <= a[0] for a, b in pairwise(points)):
             raise ValueError("sram_pj_per_byte sizes must increase, got "
                              f"{[p[0] for p in points]}")
         object.__setattr__(self, "sram_pj_per_byte", points)

@@ -274,7 +274,7 @@ def _array_harness(config):
     x = [[[const(8, f"x_t{j}_v{i}_r{r}") for r in range(rows)] for i in range(vectors)]
          for j in range(2)]
     valid = [[const(1, f"valid_t{j}_v{i}") for i in range(vectors)] for j in range(2)]
-    for name, signal in ports.items():
+    for signal in ports.values():
         m.d.comb += signal.eq(AnySeq(len(signal)))  # overridden on scheduled cycles below
     expected = {}  # contract cycle -> (valid, [out_data_c])
     if config.stationary == "ws":
@@ -545,7 +545,7 @@ def proof_plan(full_size: int = 3, top_size: int = 4) -> list:
              for xs, ws in SIGNEDNESS]
     if top_size > full_size:
         plan += [(check_array, (top_size, top_size, dataflow), {"x_signed": xs, "w_signed": ws})
-                 for dataflow, (xs, ws) in zip(("ws", "os", "is"), SIGNEDNESS)]
+                 for dataflow, (xs, ws) in zip(("ws", "os", "is"), SIGNEDNESS[:3], strict=True)]
     return plan
 
 

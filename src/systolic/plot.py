@@ -136,12 +136,12 @@ def plot_breakdown(runs: Mapping[str, object], *, ax=None, title: str = "Cycle b
         raise ValueError("runs must name at least one run")
     labels = list(runs)
     breakdowns = [getattr(run, "breakdown", run) for run in runs.values()]
-    for label, b in zip(labels, breakdowns):
+    for label, b in zip(labels, breakdowns, strict=True):
         if not all(hasattr(b, part) for part in _BREAKDOWN_PARTS):
             raise TypeError(f"run {label!r} must be a CycleBreakdown or a RunResult, got {b!r}")
     fig, ax = _figure(ax, (max(4.0, 1.2 * len(labels) + 2), 4))
     bottom = np.zeros(len(labels))
-    for part, color in zip(_BREAKDOWN_PARTS, _BREAKDOWN_COLORS):
+    for part, color in zip(_BREAKDOWN_PARTS, _BREAKDOWN_COLORS, strict=True):
         heights = np.array([getattr(b, part) for b in breakdowns], dtype=float)
         ax.bar(labels, heights, bottom=bottom, color=color, label=part.replace("_", " "))
         bottom += heights
@@ -243,7 +243,7 @@ def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
         lanes.setdefault(str(name), []).append((start, end - start))
     colors = matplotlib.colormaps["tab10"]
     fig, ax = _figure(ax, (8, 0.5 * len(lanes) + 1.5))
-    for i, (name, spans) in enumerate(lanes.items()):
+    for i, spans in enumerate(lanes.values()):
         # Zero-length intervals still get a visible sliver.
         spans = [(start, max(width, 0.4)) for start, width in spans]
         ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=colors(i % 10))
@@ -405,7 +405,7 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
     fig, ax = _figure(ax, (min(2 + 0.45 * n, 16), 0.45 * len(signals) + 1))
     # Inches per cycle on the time axis: a bus label is shortened to what its segment holds.
     per_cycle = ax.get_position().width * fig.get_figwidth() / n
-    for lane, (name, values) in enumerate(signals.items()):
+    for lane, values in enumerate(signals.values()):
         base = -lane
         bits = all(v in (0, 1) for v in values)
         cycles = np.arange(first_cycle, first_cycle + n + 1)

@@ -604,7 +604,7 @@ def run(space: Space, scheduler=None, out=None, progress: bool = True,
             writer.close()
     table = _frame(results) if results else _frame([])
     if len(table):
-        position = [order[_key(v)] for v in zip(*(table[p] for p in PARAMETERS))]
+        position = [order[_key(v)] for v in zip(*(table[p] for p in PARAMETERS), strict=True)]
         table = table.assign(_order=position).sort_values(["_order", "layer_index"],
                                                           kind="stable")
         table = table.drop(columns="_order").reset_index(drop=True)
@@ -699,8 +699,7 @@ def pareto(table, x: str = "energy_j", y: str = "cycles"):
         d = designs.iloc[i]
         ax.annotate(f"{d['rows']}x{d['cols']} {d['dataflow']}", (xs[i], ys[i]), fontsize=7,
                     xytext=(4, 3), textcoords="offset points")
-    for name, axis in ((x, "x"), (y, "y")):
-        values = xs if axis == "x" else ys
+    for values, axis in ((xs, "x"), (ys, "y")):
         if values.min() > 0 and values.max() / values.min() > 100:
             getattr(ax, f"set_{axis}scale")("log")
     ax.set_xlabel(x)

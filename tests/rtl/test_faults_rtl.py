@@ -162,7 +162,7 @@ def _register_faults(config: ArrayConfig, name: str, cycle: int) -> list[Fault]:
     width = register_widths(config)[name]
     pes = [(config.rows - 1, 0), (config.rows - 1, 1), (config.rows - 2, 2)]
     return [Fault(name, pe, _bit(width, kind), kind, cycle=cycle if kind == "flip" else None)
-            for pe, kind in zip(pes, KINDS)]
+            for pe, kind in zip(pes, KINDS, strict=True)]
 
 
 def _all_register_faults(config: ArrayConfig, cycle: int, stop: int = 1 << 16) -> list[Fault]:

@@ -439,5 +439,5 @@ def test_matmul_integer_and_conv_integer():
     want = ort.InferenceSession(model.SerializeToString(),
                                 providers=["CPUExecutionProvider"]).run(None, feeds)
     got = tpu.OnnxSession(model).run(None, feeds)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype == np.int32 and np.array_equal(g, w)

@@ -114,7 +114,7 @@ def test_compiled_tiles_hold_exactly_the_pruned_network(seed, n_bypass, cnn):
         assert all(tile[pe] == 0 for pe in cfg.bypass)
     naive = _naive_pruned(net, compiled)
     pruned = prune_network(net, cfg)
-    for ours, theirs in zip(pruned.layers, naive.layers):
+    for ours, theirs in zip(pruned.layers, naive.layers, strict=True):
         if not isinstance(ours, Pool2D):
             np.testing.assert_array_equal(ours.weight, theirs.weight)
 

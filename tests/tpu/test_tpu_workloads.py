@@ -38,7 +38,7 @@ def test_digits_mlp_on_the_tpu_is_bit_exact_and_accurate(digits):
 def test_digits_training_is_deterministic(digits):
     again = digits_mlp()
     assert again.float_accuracy == digits.float_accuracy
-    for a, b in zip(again.network.layers, digits.network.layers):
+    for a, b in zip(again.network.layers, digits.network.layers, strict=True):
         np.testing.assert_array_equal(a.weight, b.weight)
         assert a.requant == b.requant
 

@@ -126,8 +126,8 @@ class ArrayTop(wiring.Component):
         m = Module()
         netlist = self._netlist
         signals = {wire: getattr(self, name) for name, wire in netlist.ports.items()}
-        for wires, pe_signals in zip(netlist.pe_wires, self.pe_signals):
-            for pe, named in zip(wires, pe_signals):
+        for wires, pe_signals in zip(netlist.pe_wires, self.pe_signals, strict=True):
+            for pe, named in zip(wires, pe_signals, strict=True):
                 signals.update((wire, named[name]) for name, wire in pe.items())
 
         def signal(wire: Wire) -> Signal:

@@ -280,9 +280,9 @@ def array_netlist(config: ArrayConfig, fault: Mutation | None = None, *, faults=
             if fault is not None and fault.kind == "psum_flip" and (r, c) == (fault.row,
                                                                                fault.col):
                 psum_in = (Flipped(psum_in[0], fault.bit), psum_in[1])
-            inputs = dict(zip(("x_in", "x_valid_in", "x_flag_in"), x_in))
-            inputs.update(zip(("w_in", "w_valid_in", "w_tag_in"), w_in))
-            inputs.update(zip(("psum_in", "psum_valid_in"), psum_in))
+            inputs = dict(zip(("x_in", "x_valid_in", "x_flag_in"), x_in, strict=True))
+            inputs.update(zip(("w_in", "w_valid_in", "w_tag_in"), w_in, strict=True))
+            inputs.update(zip(("psum_in", "psum_valid_in"), psum_in, strict=True))
             if config.kind.stationary_weights:
                 inputs["row"] = Constant(r, config.tag_bits)
             else:

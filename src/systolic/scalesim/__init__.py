@@ -179,19 +179,20 @@ def _layer(layer: TopologyLayer, config: Config):
     windows = (if_dram, fi_dram, of_dram)
     compute_row = dict(zip(_columns("COMPUTE_REPORT.csv"), (
         int(of_dram[1] - min(if_dram[0], fi_dram[0])), total, stall,
-        (m * n * k * 100) / (total * rows * cols), mapping * 100, compute * 100)))
+        (m * n * k * 100) / (total * rows * cols), mapping * 100, compute * 100), strict=True))
     bandwidth_row = dict(zip(_columns("BANDWIDTH_REPORT.csv"), (
         *(count / total for count in sram),
-        *(count / (stop - start + 1) for count, (start, stop) in zip(dram, windows)))))
+        *(count / (stop - start + 1)
+          for count, (start, stop) in zip(dram, windows, strict=True))), strict=True))
     sram_windows = [(out[_kernel.IF_SRAM_START], out[_kernel.IF_SRAM_STOP]),
                     (out[_kernel.FI_SRAM_START], out[_kernel.FI_SRAM_STOP]),
                     (out[_kernel.OF_SRAM_START], out[_kernel.OF_SRAM_STOP])]
     detail = []
-    for (start, stop), count in zip(sram_windows, sram):
+    for (start, stop), count in zip(sram_windows, sram, strict=True):
         detail += [float(start), float(stop), count]
-    for (start, stop), count in zip(windows, dram):
+    for (start, stop), count in zip(windows, dram, strict=True):
         detail += [float(start), float(stop), count]
-    detail_row = dict(zip(_columns("DETAILED_ACCESS_REPORT.csv"), detail))
+    detail_row = dict(zip(_columns("DETAILED_ACCESS_REPORT.csv"), detail, strict=True))
     return compute_row, bandwidth_row, detail_row
 
 

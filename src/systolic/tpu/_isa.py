@@ -177,11 +177,11 @@ class Instruction:
         """Binary form (big-endian fields)."""
         spec = self.spec
         flags = spec.fixed_flags
-        for group, (offset, _width) in zip(spec.flag_groups, _group_layout(spec)):
+        for group, (offset, _width) in zip(spec.flag_groups, _group_layout(spec), strict=True):
             for code, name in enumerate(group):
                 if name is not None and name in self.flags:
                     flags |= code << offset
-        values = dict(zip(spec.operands, self.operands))
+        values = dict(zip(spec.operands, self.operands, strict=True))
         out = bytearray([spec.opcode]) + flags.to_bytes(_FLAG_BYTES, "big")
         for fld in spec.fields:
             try:
@@ -229,7 +229,7 @@ def _decode_one(data: bytes, pos: int, line: int) -> Instruction:
         raise ProgramError(line, f"{spec.mnemonic}: truncated, {len(data) - pos} of "
                                  f"{spec.size} bytes")
     chosen, used = [], spec.fixed_mask
-    for group, (offset, width) in zip(spec.flag_groups, _group_layout(spec)):
+    for group, (offset, width) in zip(spec.flag_groups, _group_layout(spec), strict=True):
         code = (flags >> offset) & ((1 << width) - 1)
         used |= ((1 << width) - 1) << offset
         if code >= len(group):

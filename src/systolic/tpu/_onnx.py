@@ -251,7 +251,8 @@ class OnnxSession:
         layers = []
         for step in self._steps:
             results, cycles, macs, report = step.fn(env)
-            env.update(zip(step.outputs, results))
+            # optional trailing outputs a node names but no step computes are left out
+            env.update(zip(step.outputs, results, strict=False))
             layers.append(LayerReport(step.name, step.op, step.where, cycles, macs, report))
         self.report = self._summarise(layers)
         return [env[name] for name in names]
@@ -394,7 +395,7 @@ def _qlinear_average_pool(x, x_s, x_zp, y_s, y_zp, kernel, strides, pads, includ
     xf = _f32(x_s) * (x.astype(np.int64) - x_zp).astype(np.float32)
     taps, masks = _windows(xf, kernel, strides, pads, np.float32(0))
     total = None
-    for tap, mask in zip(taps, masks):
+    for tap, mask in zip(taps, masks, strict=True):
         total = np.where(mask, tap, np.float32(0)) if total is None else \
             np.where(mask, total + tap, total)
     count = np.float32(kernel[0] * kernel[1]) if include_pad else \
@@ -677,7 +678,8 @@ class _Lowering:
         def fn(env):
             args = [env[name] if name else None for name in inputs]
             results = compute(*args)
-            moved = [a for name, a in zip(inputs, args) if name and name not in self.consts]
+            moved = [a for name, a in zip(inputs, args, strict=True)
+                     if name and name not in self.consts]
             # a step on constants only (a weight's DequantizeLinear) is done once, at load
             return results, sess._host_cycles(moved + list(results)) if moved else 0, 0, None
 
@@ -884,7 +886,7 @@ class _Lowering:
 
             def concat(*xs):
                 parts = [_quantize(_dequantize(x, s, z), yq_scale, yq_zp, yq_zp.dtype)
-                         for x, (_, s, z) in zip(xs, triples)]
+                         for x, (_, s, z) in zip(xs, triples, strict=True)]
                 return [np.concatenate(parts, axis=axis)]
 
             self._host(node, op, [t[0] for t in triples], node.output[:1], concat)

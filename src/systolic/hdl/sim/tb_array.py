@@ -66,9 +66,9 @@ class Driver:
             for handle in self.x_data + self.w_data + list(self.flags.values()):
                 handle.value = 0
             return
-        for handle, value in zip(self.x_data, edges["x_data"][t]):
+        for handle, value in zip(self.x_data, edges["x_data"][t], strict=True):
             handle.value = int(value) & 0xFF
-        for handle, value in zip(self.w_data, edges["w_data"][t]):
+        for handle, value in zip(self.w_data, edges["w_data"][t], strict=True):
             handle.value = int(value) & 0xFF
         for name, handle in self.flags.items():
             handle.value = int(edges[name][t])
@@ -112,7 +112,8 @@ class Model:
         """``(edges, expected outputs {cycle: data}, cycles, register trace or None)``."""
         streams = load_case(self.data, i)
         edges = {name: streams[f"edges_{name}"] for name in EDGE_NAMES}
-        expected = dict(zip((int(t) for t in streams["out_cycles"]), streams["out_data"]))
+        expected = dict(zip((int(t) for t in streams["out_cycles"]), streams["out_data"],
+                            strict=True))
         trace = {key[4:]: value for key, value in streams.items() if key.startswith("reg_")}
         return edges, expected, int(streams["cycles"]), trace or None
 
