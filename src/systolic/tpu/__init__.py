@@ -18,10 +18,25 @@ from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disas
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
 from ._onnx import LayerReport, OnnxReport, OnnxSession
 from ._plot import plot_run_timeline, plot_timeline
-from ._quant import (FUNCTIONS, POOLS, ROUNDINGS, Requant, activate, pool, requantize_float32,
-                     round_div)
-from ._scalesim import (LayerTiming, TopologyError, TopologyLayer, TopologyWarning,
-                        format_timings, read_topology, time_topology)
+from ._quant import (
+    FUNCTIONS,
+    POOLS,
+    ROUNDINGS,
+    Requant,
+    activate,
+    pool,
+    requantize_float32,
+    round_div,
+)
+from ._scalesim import (
+    LayerTiming,
+    TopologyError,
+    TopologyLayer,
+    TopologyWarning,
+    format_timings,
+    read_topology,
+    time_topology,
+)
 
 __all__ = [
     # machine
