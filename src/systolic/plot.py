@@ -638,7 +638,17 @@ def array_widget(trace, *, cycle: int | None = None, **options):
     Returns
     -------
     ipywidgets.VBox or IPython.display.HTML
-        The widget, or the HTML animation when ipywidgets is not installed.
+        The widget (its ``figure`` attribute is the matplotlib figure it redraws), or the HTML
+        animation when ipywidgets is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np, systolic
+    >>> from systolic.plot import array_widget
+    >>> run = systolic.SystolicArray(2, 2, "ws").run(np.ones((2, 2), np.int8),
+    ...                                              np.ones((2, 2), np.int8),
+    ...                                              engine="cycle", trace=True)
+    >>> widget = array_widget(run, cycle=3)   # in a notebook cell: shows slider and view
     """
     import matplotlib.pyplot as plt
 
@@ -685,4 +695,6 @@ def array_widget(trace, *, cycle: int | None = None, **options):
     for control in (slider, row, col):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([slider, widgets.HBox([row, col]), out])
+    box = widgets.VBox([slider, widgets.HBox([row, col]), out])
+    box.figure = fig
+    return box
