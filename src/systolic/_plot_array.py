@@ -128,6 +128,12 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
             ax.add_patch(Rectangle((c + lo, r + lo), box, box, facecolor=faces[r, c],
                                    edgecolor=_SWITCH_COLOR if switching else "#444444",
                                    lw=2.2 if switching else 0.6, gid=f"pe {r} {c}"))
+            if not ws and reg["psum_valid"][r, c]:
+                # the output-stationary drain path runs beside the multiplications: a stripe
+                # at the foot of the PE marks a finished sum moving down through it
+                ax.add_patch(Rectangle((c + lo, r + lo + box - 0.12), box, 0.12,
+                                       facecolor=_ACTIVITY_COLORS[1], lw=0,
+                                       gid=f"drain {r} {c}"))
             if not numbers:
                 continue
             if reg["x_valid"][r, c]:
