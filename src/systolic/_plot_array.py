@@ -67,6 +67,12 @@ def activity(trace, cycle: int) -> np.ndarray:
     return np.select(states, range(len(states)), default=len(states)).astype(np.int8)
 
 
+def _add(ax, patch) -> None:
+    # add_artist, not add_patch: the limits are set once at the end, and updating them per
+    # patch made a 16x16 view take a second
+    ax.add_artist(patch)
+
+
 def _text(ax, x, y, text, gid, **kwargs):
     ax.text(x, y, text, gid=gid, ha="center", va="center", family="monospace", **kwargs)
 
@@ -125,13 +131,13 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
     for r in range(rows):
         for c in range(cols):
             switching = bool(reg["x_flag"][r, c] and reg["x_valid"][r, c])
-            ax.add_patch(Rectangle((c + lo, r + lo), box, box, facecolor=faces[r, c],
+            _add(ax, Rectangle((c + lo, r + lo), box, box, facecolor=faces[r, c],
                                    edgecolor=_SWITCH_COLOR if switching else "#444444",
                                    lw=2.2 if switching else 0.6, gid=f"pe {r} {c}"))
             if not ws and reg["psum_valid"][r, c]:
                 # the output-stationary drain path runs beside the multiplications: a stripe
                 # at the foot of the PE marks a finished sum moving down through it
-                ax.add_patch(Rectangle((c + lo, r + lo + box - 0.12), box, 0.12,
+                _add(ax, Rectangle((c + lo, r + lo + box - 0.12), box, 0.12,
                                        facecolor=_ACTIVITY_COLORS[1], lw=0,
                                        gid=f"drain {r} {c}"))
             if not numbers:
@@ -160,18 +166,18 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
     if numbers:
         for r, c in np.argwhere(reg["x_valid"] != 0):
             if c + 1 < cols:
-                ax.add_patch(FancyArrow(c + 1 - lo, r + 0.3, 2 * lo, 0, color="#1b7837",
+                _add(ax, FancyArrow(c + 1 - lo, r + 0.3, 2 * lo, 0, color="#1b7837",
                                         **arrow))
         for r, c in np.argwhere((reg["psum_valid"] != 0) | (reg["w_valid"] != 0)):
             if r + 1 < rows:
-                ax.add_patch(FancyArrow(c + 0.5, r + 1 - lo, 0, 2 * lo, color="#2c7bb6",
+                _add(ax, FancyArrow(c + 0.5, r + 1 - lo, 0, 2 * lo, color="#2c7bb6",
                                         **arrow))
 
     # Left: the x values waiting to enter each row (skewed by r cycles on the way).
     for r in range(rows):
         for k, value in enumerate(_edge_values(trace, i, "x", "x_valid", r, 0, queue)):
             x0 = -1 - k
-            ax.add_patch(Rectangle((x0 + 0.2, r + 0.25), 0.6, 0.5, facecolor="#ffffff",
+            _add(ax, Rectangle((x0 + 0.2, r + 0.25), 0.6, 0.5, facecolor="#ffffff",
                                    edgecolor="#aaaaaa" if value is None else (
                                        _SWITCH_COLOR if value[1] else "#1b7837"),
                                    lw=0.5 if value is None else 1.2))
@@ -182,7 +188,7 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
     for c in range(cols):
         for k, value in enumerate(_edge_values(trace, i, top_name, top_valid, 0, c, queue)):
             y0 = -1 - k
-            ax.add_patch(Rectangle((c + 0.25, y0 + 0.2), 0.5, 0.6, facecolor="#ffffff",
+            _add(ax, Rectangle((c + 0.25, y0 + 0.2), 0.5, 0.6, facecolor="#ffffff",
                                    edgecolor="#aaaaaa" if value is None else "#2c7bb6",
                                    lw=0.5 if value is None else 1.2))
             if value is not None and numbers:
@@ -200,7 +206,7 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
             y0 = out_row - depth + j
             port = j == depth
             valid = back >= 0 and bool(regs["psum_valid"][back, rows - 1, c])
-            ax.add_patch(Rectangle((c + 0.2, y0 + 0.2), 0.6, 0.6,
+            _add(ax, Rectangle((c + 0.2, y0 + 0.2), 0.6, 0.6,
                                    facecolor="#fee8c8" if valid and port else "#ffffff",
                                    edgecolor="#e66101" if valid else "#aaaaaa",
                                    lw=1.2 if valid else 0.5))
@@ -215,7 +221,7 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
             fontsize=7, color="#e66101")
     if pe is not None:
         r, c = pe
-        ax.add_patch(Rectangle((c + lo / 2, r + lo / 2), 1 - lo, 1 - lo, fill=False,
+        _add(ax, Rectangle((c + lo / 2, r + lo / 2), 1 - lo, 1 - lo, fill=False,
                                edgecolor="black", lw=2.5, ls="--"))
         lines = [f"PE({r}, {c}) in cycle {cycle}"] + [
             f"{name:>10} {int(values[r, c])}" for name, values in reg.items()]
