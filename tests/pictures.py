@@ -138,7 +138,7 @@ def main() -> None:
     with fixed_style():
         # from the first x vector to the last result: both tiles' switches cross the array
         plot.save_animation(plot.animate_array(run, cycles=range(3, run.cycles)),
-                            WAVEFRONT_GIF, fps=2)
+                            WAVEFRONT_GIF, fps=2, dpi=60)
 
 
 if __name__ == "__main__":

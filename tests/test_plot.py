@@ -350,7 +350,7 @@ def test_plot_array_bad_arguments(two_tiles):
 def test_animate_array_and_save_animation(two_tiles, tmp_path):
     anim = animate_array(two_tiles, cycles=range(4, 6), interval=100, numbers=False)
     assert anim.to_jshtml().count("data:image/png;base64") == 2
-    gif = save_animation(anim, tmp_path / "run.gif", fps=4)
+    gif = save_animation(anim, tmp_path / "run.gif", fps=4, dpi=40)
     from PIL import Image
 
     with Image.open(gif) as image:
@@ -359,6 +359,8 @@ def test_animate_array_and_save_animation(two_tiles, tmp_path):
     with pytest.raises(ValueError, match=_exact(
             f"path must end in .gif, .mp4 or .html, got {str(tmp_path / 'run.png')!r}")):
         save_animation(anim, tmp_path / "run.png")
+    with pytest.raises(ValueError, match=_exact("dpi must be an integer from 10 to 600, got 5")):
+        save_animation(anim, tmp_path / "run.gif", dpi=5)
     with pytest.raises(TypeError, match=_exact(
             "animation must be a matplotlib Animation, got Figure")):
         save_animation(plt.figure(), tmp_path / "run.gif")

@@ -278,7 +278,7 @@ def cycle_frames(trace, cycles) -> range:
     return cycles
 
 
-def save(animation, path, fps: int) -> Path:
+def save(animation, path, fps: int, dpi: int | None) -> Path:
     """Write ``animation`` to ``path``: ``.gif`` (pillow), ``.mp4`` (ffmpeg) or ``.html``."""
     from matplotlib.animation import Animation
 
@@ -286,14 +286,16 @@ def save(animation, path, fps: int) -> Path:
         raise TypeError(f"animation must be a matplotlib Animation, got "
                         f"{type(animation).__name__}")
     fps = check_int("fps", fps, 1, 60)
+    dpi = None if dpi is None else check_int("dpi", dpi, 10, 600)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".html":
+        # to_jshtml draws at the figure's own resolution
         path.write_text(animation.to_jshtml(fps=fps))
     elif suffix == ".gif":
-        animation.save(path, writer="pillow", fps=fps)
+        animation.save(path, writer="pillow", fps=fps, dpi=dpi)
     elif suffix == ".mp4":
-        animation.save(path, writer="ffmpeg", fps=fps)
+        animation.save(path, writer="ffmpeg", fps=fps, dpi=dpi)
     else:
         raise ValueError(f"path must end in .gif, .mp4 or .html, got {str(path)!r}")
     return path

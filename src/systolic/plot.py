@@ -477,7 +477,8 @@ def plot_array(trace, cycle: int, *, numbers: bool | None = None, color: str = "
     Drawn from the traced registers (contract sections 2 and 3): every PE coloured by what it
     does (multiplying, draining, loading a weight, holding a stationary value, idle), its
     ``x``, stationary weight ``w_active`` (bold) with the shadow weight ``w_shadow`` of the next
-    tile beside it in grey (``acc`` for output-stationary) and ``psum``; arrows for the values
+    tile beside it in grey (for output-stationary ``acc``, with ``hold`` in grey and an orange
+    stripe while a finished sum drains through) and ``psum``; arrows for the values
     that move one PE on at the end of the cycle; at the left the x values waiting to enter each
     row (row ``r`` waits ``r`` cycles longer: the skew), at the top the weights waiting to enter
     each column; below, the de-skew registers and the output port. PEs whose ``x_flag`` is set
@@ -570,8 +571,9 @@ def animate_array(trace, *, cycles: range | None = None, interval: int = 500, **
     if unknown:
         raise TypeError(f"animate_array got unknown options {sorted(unknown)}")
     # draw the first frame now: bad options fail here, not inside the animation
-    fig, ax = plt.subplots(figsize=_plot_array.figsize(trace, options.get("queue", 4),
-                                                       options.get("pe")))
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=_plot_array.figsize(trace, options.get("queue", 4),
+                                                      options.get("pe")))
     _plot_array.draw_array(ax, trace, frames[0], **options)
 
     def frame(cycle: int):
@@ -583,7 +585,7 @@ def animate_array(trace, *, cycles: range | None = None, interval: int = 500, **
     return anim
 
 
-def save_animation(animation, path, *, fps: int = 2):
+def save_animation(animation, path, *, fps: int = 2, dpi: int | None = None):
     """Write an animation for slides or a web page, chosen by the file's suffix.
 
     Parameters
@@ -595,6 +597,9 @@ def save_animation(animation, path, *, fps: int = 2):
         self-contained player of ``to_jshtml``).
     fps : int
         Frames per second (1 to 60).
+    dpi : int, optional
+        Resolution of the frames (10 to 600); the figure's own by default. A lower one makes
+        a smaller GIF.
 
     Returns
     -------
@@ -614,7 +619,7 @@ def save_animation(animation, path, *, fps: int = 2):
     ...     out.stat().st_size > 0
     True
     """
-    return _plot_array.save(animation, path, fps)
+    return _plot_array.save(animation, path, fps, dpi)
 
 
 def array_widget(trace, *, cycle: int | None = None, **options):
@@ -672,8 +677,9 @@ def array_widget(trace, *, cycle: int | None = None, **options):
     col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, description="PE column")
     out = widgets.Output()
     with plt.ioff():
-        fig, ax = plt.subplots(figsize=_plot_array.figsize(inner, options.get("queue", 4),
-                                                           (0, 0)))
+        fig, ax = plt.subplots(layout="constrained",
+                               figsize=_plot_array.figsize(inner, options.get("queue", 4),
+                                                          (0, 0)))
 
     def redraw(*_):
         _plot_array.draw_array(ax, inner, slider.value, pe=(row.value, col.value),
