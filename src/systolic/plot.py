@@ -341,6 +341,9 @@ def plot_snapshot(state: Mapping[str, np.ndarray], *, cycle: int | None = None, 
 def animate_trace(trace, *, interval: int = 500):
     """Animation of the array state over the cycles of a trace, one frame per cycle.
 
+    Each frame is a :func:`plot_snapshot`; :func:`animate_array` animates the fuller view of
+    :func:`plot_array` (edge queues, de-skew, shadow weights, the switch wavefront).
+
     Parameters
     ----------
     trace
