@@ -36,6 +36,8 @@ DPI = 72
 def fixed_style():
     """Matplotlib's default style with the font settings of its own image tests (DejaVu Sans,
     no hinting), so that images do not depend on the machine's fonts or rc file."""
+    import matplotlib.style
+
     with matplotlib.style.context("default"), matplotlib.rc_context(
             {"font.family": "DejaVu Sans", "text.hinting": "none",
              "svg.hashsalt": "systolic"}):
