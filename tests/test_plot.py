@@ -416,3 +416,20 @@ def test_plot_intervals_outlines_and_zero_length_diamonds():
     diamond = ax.lines[0]
     assert (list(diamond.get_xdata()), list(diamond.get_ydata()), diamond.get_marker()) == (
         [20], [1], "D")
+
+
+def test_plot_array_of_a_trace_window(two_tiles):
+    # a window starting at cycle 6: the same PEs and queues as the full trace's cycle 9
+    arr = systolic.SystolicArray(4, 3, "ws")
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (5, 8), dtype=np.int8)
+    b = rng.integers(-128, 128, (8, 3), dtype=np.int8)
+    window = arr.run(a, b, engine="cycle", trace=(6, 14)).trace
+    assert window.first_cycle == 6
+    full = plot_array(two_tiles, 9).axes[0]
+    part = plot_array(window, 9).axes[0]
+    # the de-skew registers read cycles 7 and 8 and the queues cycles 10 to 13: all inside
+    # the window, so every number is the same
+    assert _drawn(part) == _drawn(full)
+    with pytest.raises(ValueError, match=_exact("cycle must be an integer from 6 to 13, got 5")):
+        plot_array(window, 5)
