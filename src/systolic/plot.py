@@ -584,7 +584,7 @@ def animate_array(trace, *, cycles: range | None = None, interval: int = 500, **
     fig.set_layout_engine("none")
 
     def frame(cycle: int):
-        _plot_array.draw_array(ax, trace, cycle, colorbar=False, **options)
+        _plot_array.draw_array(ax, trace, cycle, next_frame=True, **options)
         return []
 
     anim = FuncAnimation(fig, frame, frames=frames, interval=interval, blit=False)
