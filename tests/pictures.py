@@ -99,7 +99,8 @@ def waveforms():
     run = multi_tile_ws()
     cycles = run.cycles
     out_valid = [int(c in set(run.outputs.cycles.tolist())) for c in range(cycles)]
-    by_cycle = dict(zip(run.outputs.cycles.tolist(), run.outputs.data[:, 0].tolist()))
+    by_cycle = dict(zip(run.outputs.cycles.tolist(), run.outputs.data[:, 0].tolist(),
+                        strict=True))
     # as a VCD file stores it: a 32-bit pattern
     out_data = [by_cycle.get(c, 0) % 2**32 for c in range(cycles)]
     psum = [int(v) % 2**32 for v in run.trace.registers["psum"][:, 3, 0]]

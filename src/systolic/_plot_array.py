@@ -255,7 +255,7 @@ def draw_array(ax, trace, cycle: int, *, numbers: bool | None = None, color: str
     ax.set_ylabel("PE row")
     if color == "activity":
         handles = [Patch(facecolor=face, edgecolor="#444444", label=name)
-                   for name, face in zip(ACTIVITIES, _ACTIVITY_COLORS)]
+                   for name, face in zip(ACTIVITIES, _ACTIVITY_COLORS, strict=True)]
         handles.append(Patch(facecolor="white", edgecolor=_SWITCH_COLOR, lw=2.2,
                              label="tile switch (x_flag)" if ws else "last pair (x_flag)"))
         ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0),
