@@ -660,7 +660,9 @@ def array_widget(trace, *, cycle: int | None = None, **options):
     >>> run = systolic.SystolicArray(2, 2, "ws").run(np.ones((2, 2), np.int8),
     ...                                              np.ones((2, 2), np.int8),
     ...                                              engine="cycle", trace=True)
-    >>> widget = array_widget(run, cycle=3)   # in a notebook cell: shows slider and view
+    >>> # in a notebook cell it shows the slider and the view (outside one, only the figure's
+    >>> # repr, which is why the doctest run skips it)
+    >>> widget = array_widget(run, cycle=3)  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
