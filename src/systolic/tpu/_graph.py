@@ -18,7 +18,7 @@ import numpy as np
 
 from .._checks import check_bool, check_choice, check_int, is_int
 from .._engine import exact_product, wrap
-from ._compiler import Conv2D, Dense, Pool2D, _Emitter, _Layout, _Shape, _int_array, \
+from ._compiler import Conv2D, Dense, Network, Pool2D, _Emitter, _Layout, _Shape, _int_array, \
     _quant_instruction
 from ._config import TPUConfig
 from ._isa import Instruction, Program
@@ -81,6 +81,19 @@ class Graph:
         self.input_signed = check_bool("input_signed", input_signed)
         self._nodes = [_Node("input", (), None, _Shape(*full), self.input_signed)]
         self._outputs: list[int] = []
+
+    @classmethod
+    def from_network(cls, network: Network) -> Graph:
+        """The chain of layers of a :class:`Network` as a graph with one output."""
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a Network, not {network!r}")
+        graph = cls(network.input_shape, input_signed=network.input_signed)
+        t = graph.input
+        for layer in network.layers:
+            add = {Dense: graph.dense, Conv2D: graph.conv, Pool2D: graph.pool}[type(layer)]
+            t = add(t, layer)
+        graph.output(t)
+        return graph
 
     @property
     def input(self) -> int:
@@ -471,13 +484,19 @@ class _GraphEmitter(_Emitter):
         self.delay = config.rows + config.cols + config.activate_latency
         self.acc_pos = 0
         self.cached: dict = {}
+        self.now = 0                   # vectors streamed so far: the matrix unit's clock
+        self.act_clock = 0             # when the activation unit finishes what went out
 
     def later(self, inst: Instruction, ub=None, acc=None, extra: int = 0) -> None:
         self.queue.append([self.delay + extra, inst, ub, acc])
 
     def release(self, upto: int) -> None:
         for item in self.queue[:upto]:
-            self.main.append(item[1])
+            inst = item[1]
+            self.main.append(inst)
+            cost = _ACTIVATION_COST.get(inst.mnemonic)
+            if cost is not None:
+                self.act_clock = max(self.act_clock, self.now) + cost(inst, self.cfg)
         del self.queue[:upto]
 
     def touch(self, ub=None, acc=None) -> None:
@@ -489,12 +508,16 @@ class _GraphEmitter(_Emitter):
         self.release(last)
 
     def stream(self, vectors: int) -> None:
-        ready = 0
+        """The matrix unit streamed ``vectors`` more: send out what is due, but no more
+        activation-unit work than the unit can start by now (an instruction that waits for
+        the unit would hold up the multiplies behind it)."""
+        self.now += vectors
         for item in self.queue:
             item[0] -= vectors
-        while ready < len(self.queue) and self.queue[ready][0] <= 0:
-            ready += 1
-        self.release(ready)
+        while self.queue and self.queue[0][0] <= 0:
+            if self.queue[0][1].mnemonic in _ACTIVATION_COST and self.act_clock > self.now:
+                break
+            self.release(1)
 
     def mm(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
            accumulate: bool, unsigned: bool) -> None:
@@ -524,12 +547,43 @@ class _GraphEmitter(_Emitter):
             self.cached[key] = self.tile(block)
         return self.cached[key]
 
+    @property
+    def spare(self) -> tuple[int, int]:
+        """Accumulator rows no multiply writes (read when zeroing Unified Buffer rows)."""
+        return self.cfg.acc_rows - max(1, self.cfg.acc_rows // 32), self.cfg.acc_rows
+
+    @property
+    def acc_capacity(self) -> int:
+        return self.spare[0]
+
     def acc_alloc(self, rows: int) -> int:
-        if self.acc_pos + rows > self.cfg.acc_rows:
+        if self.acc_pos + rows > self.acc_capacity:
             self.acc_pos = 0
         base = self.acc_pos
         self.acc_pos += rows
         return base
+
+
+#: Cycles an instruction keeps the activation unit busy (docs/tpu.md, "Timing model").
+_ACTIVATION_COST = {
+    "Activate": lambda inst, cfg: inst.operand("rows") + cfg.activate_latency,
+    "SetBias": lambda inst, cfg: 8 if inst.has("scale") else 4,
+    "SetQuant": lambda inst, cfg: 1,
+    "SetPool": lambda inst, cfg: 1,
+}
+
+
+def _interior(layout: _Layout) -> np.ndarray:
+    """Which rows of ``layout`` hold pixels (the others are its zero border)."""
+    mask = np.zeros((layout.chunks, layout.n, layout.hp, layout.wp), bool)
+    mask[:, :, layout.pad:layout.pad + layout.h, layout.pad:layout.pad + layout.w] = True
+    return mask.reshape(-1)
+
+
+def _runs(index: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted distinct integers as ``[lo, hi)`` runs of consecutive values."""
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    return [(int(part[0]), int(part[-1]) + 1) for part in np.split(index, breaks)]
 
 
 def _overlap(a, b) -> bool:
@@ -542,7 +596,7 @@ class _Allocator:
     def __init__(self, base: int, end: int):
         self.base, self.end = base, end
         self.free = [(base, end)]
-        self.dirty_end = base
+        self.dirty = np.zeros(end, bool)      # rows that may hold a nonzero value
         self.used = 0
         self.peak = 0
 
@@ -711,8 +765,7 @@ class _GraphCompiler:
                 # (they are read back right after)
                 victims = [v for v, r in self.res.items() if r.layout is not None]
             if not victims:
-                need = rows + sum(self.res[v].layout.rows for v in pinned
-                                  if v in self.res and self.res[v].layout is not None)
+                need = rows + sum(self.layout(v, 0).rows for v in pinned - {t})
                 raise ValueError(f"tensor {t} ({_text(self.graph._nodes[t].shape)}, batch "
                                  f"{self.batch}) and the inputs of its node need {need} "
                                  f"Unified Buffer rows, {self.alloc.end - self.alloc.base} "
@@ -742,7 +795,7 @@ class _GraphCompiler:
             lay = self.place(t, pinned)
             self.em.touch(ub=(lay.base, lay.base + lay.rows))
             self.em.emit("Read_Host_Memory", r.host, lay.base, lay.rows)
-            self.alloc.dirty_end = max(self.alloc.dirty_end, lay.base + lay.rows)
+            self.alloc.dirty[lay.base:lay.base + lay.rows] = _interior(lay)
             r.layout = lay
         return r.layout
 
@@ -789,21 +842,26 @@ class _GraphCompiler:
             lay = self.layout(0, base)
             self.em.touch(ub=(base, base + lay.rows))
             self.em.emit("Read_Host_Memory", host, base, lay.rows)
-            self.alloc.dirty_end = max(self.alloc.dirty_end, base + lay.rows)
+            self.alloc.dirty[base:base + lay.rows] = _interior(lay)
             self.res[-1] = _Resident(lay, host)
 
     # -- one pass ----------------------------------------------------------------------------
 
     def emit_pass(self, k: int, p: _Pass, srcs: dict, dst: _Layout) -> None:
         em, cfg = self.em, self.cfg
-        if dst.pad and dst.base < self.alloc.dirty_end:
-            # the border must read as 0: overwrite the rows with a zero multiplier
+        # the border must read as 0: rows of an earlier tensor there are overwritten by the
+        # activation unit with a zero multiplier, reading accumulator rows no multiply uses
+        inside = _interior(dst)
+        stale = np.flatnonzero(self.alloc.dirty[dst.base:dst.base + dst.rows] & ~inside)
+        if stale.size:
             em.later(Instruction("SetQuant", (0, 0, 0, 4)))
-            for lo in range(0, dst.rows, cfg.acc_rows):
-                n = min(cfg.acc_rows, dst.rows - lo)
-                em.later(Instruction("Activate", (0, dst.base + lo, n)),
-                         ub=(dst.base + lo, dst.base + lo + n), acc=(0, n))
-        self.alloc.dirty_end = max(self.alloc.dirty_end, dst.base + dst.rows)
+            spare = em.spare
+            for lo, hi in _runs(stale):
+                for a in range(lo, hi, spare[1] - spare[0]):
+                    n = min(spare[1] - spare[0], hi - a)
+                    em.later(Instruction("Activate", (spare[0], dst.base + a, n)),
+                             ub=(dst.base + a, dst.base + a + n))
+        self.alloc.dirty[dst.base:dst.base + dst.rows] = inside
         (name, *ops), flags = _quant_instruction(p.requant, p.scale is not None)
         em.later(Instruction(name, tuple(ops), flags))
         if p.kind == "dense":
@@ -822,7 +880,7 @@ class _GraphCompiler:
         f = p.bias.shape[0]
         weight = p.layer.weight.reshape(src.h, src.w, src.c, f)
         unsigned = not self.graph._nodes[p.inputs[0]].signed
-        per_block = self.cfg.acc_rows // 2
+        per_block = self.em.acc_capacity // 2
         for m0 in range(0, self.batch, per_block):
             rows = min(per_block, self.batch - m0)
             for oc in range(math.ceil(f / g)):
@@ -868,16 +926,17 @@ class _GraphCompiler:
         wps = {srcs[t.src].wp for terms in p.terms for t in terms}
         pitched = s == 1 and p.pool is None and len(wps) == 1
         pitch = wps.pop() if pitched else conv.w
-        if band * pitch > cfg.acc_rows:
+        capacity = em.acc_capacity
+        if band * pitch > capacity:
             raise ValueError(f"a {band}-row band of the {conv.w}-wide output does not fit "
-                             f"the {cfg.acc_rows} accumulator rows")
-        per_seg = max(band, (cfg.acc_rows // 2) // pitch // band * band)
+                             f"the {capacity} accumulator rows the compiler uses")
+        per_seg = max(band, (capacity // 2) // pitch // band * band)
         segs = [(n, y0, min(conv.h, y0 + per_seg)) for n in range(self.batch)
                 for y0 in range(0, conv.h, per_seg)]
         blocks, current, used = [], [], 0
         for seg in segs:
             size = (seg[2] - seg[1]) * pitch
-            if current and used + size > cfg.acc_rows:
+            if current and used + size > capacity:
                 blocks.append(current)
                 current, used = [], 0
             current.append(seg)
@@ -891,6 +950,7 @@ class _GraphCompiler:
                 sizes = [(y1 - y0) * pitch for _, y0, y1 in block]
                 base = em.acc_alloc(sum(sizes))
                 accs = [base + sum(sizes[:j]) for j in range(len(block))]
+                last = len(p.terms[oc]) - 1
                 for ti, term in enumerate(p.terms[oc]):
                     src = srcs[term.src]
                     addr = em.shared_tile(term.tile) if isinstance(term.tile, tuple) else \
@@ -898,30 +958,32 @@ class _GraphCompiler:
                     unsigned = not self.graph._nodes[term.src].signed
                     dy, dx = term.dy + src.pad, term.dx + src.pad
                     switch = True
+                    if ti == last:
+                        self.bias(k, p, oc)
                     for j, ((n, y0, y1), acc) in enumerate(zip(block, accs)):
                         if pitched and j == len(block) - 1:
                             em.mm(addr, src.row(term.chunk, n, y0 + dy, dx), acc,
                                   (y1 - y0 - 1) * pitch + conv.w, 1, switch=switch,
                                   accumulate=ti > 0, unsigned=unsigned)
-                            switch = False
-                            continue
-                        for oy in range(y0, y1):
-                            em.mm(addr, src.row(term.chunk, n, oy * s + dy, dx),
-                                  acc + (oy - y0) * pitch, conv.w, s, switch=switch,
-                                  accumulate=ti > 0, unsigned=unsigned)
-                            switch = False
-                self.bias(k, p, oc)
-                for (n, y0, y1), acc in zip(block, accs):
-                    if p.pool:
-                        for oy in range(y0, y1, band):
-                            at = dst.row(oc, n, oy // band + dst.pad, dst.pad)
-                            a0 = acc + (oy - y0) * pitch
-                            em.later(Instruction("Activate", (a0, at, band * conv.w),
-                                                 function + ("pool",)),
-                                     ub=(at, at + out.w), acc=(a0, a0 + band * conv.w))
-                    else:
-                        for oy in range(y0, y1):
-                            at = dst.row(oc, n, oy + dst.pad, dst.pad)
-                            a0 = acc + (oy - y0) * pitch
-                            em.later(Instruction("Activate", (a0, at, conv.w), function),
-                                     ub=(at, at + conv.w), acc=(a0, a0 + conv.w))
+                        else:
+                            for oy in range(y0, y1):
+                                em.mm(addr, src.row(term.chunk, n, oy * s + dy, dx),
+                                      acc + (oy - y0) * pitch, conv.w, s, switch=switch,
+                                      accumulate=ti > 0, unsigned=unsigned)
+                                switch = False
+                        switch = False
+                        if ti == last:
+                            # a segment is activated as soon as its last multiplies are out
+                            self.activate_segment(p, oc, dst, n, y0, y1, acc, pitch, function)
+
+    def activate_segment(self, p: _Pass, oc: int, dst: _Layout, n: int, y0: int, y1: int,
+                         acc: int, pitch: int, function: tuple) -> None:
+        """Activate one segment's output rows (pooled bands when the pass pools)."""
+        em, conv = self.em, p.conv_shape
+        band = p.pool.size if p.pool else 1
+        for oy in range(y0, y1, band):
+            at = dst.row(oc, n, oy // band + dst.pad, dst.pad)
+            a0 = acc + (oy - y0) * pitch
+            flags = function + (("pool",) if p.pool else ())
+            em.later(Instruction("Activate", (a0, at, band * conv.w), flags),
+                     ub=(at, at + p.shape.w), acc=(a0, a0 + band * conv.w))
