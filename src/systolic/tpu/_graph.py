@@ -118,7 +118,8 @@ class Graph:
         if not is_int(t) or isinstance(t, bool):
             raise TypeError(f"{name} must be a tensor of this graph (an int), not {t!r}")
         if not 0 <= int(t) < len(self._nodes):
-            raise ValueError(f"{name}={t} is not a tensor of this graph (0..{len(self._nodes) - 1})")
+            raise ValueError(f"{name}={t} is not a tensor of this graph "
+                             f"(0..{len(self._nodes) - 1})")
         return self._nodes[int(t)]
 
     def _add(self, node: _Node) -> int:
@@ -733,6 +734,7 @@ class _GraphCompiler:
         head = [Instruction("Read_Host_Memory", (bias_host, 0, at))] if at else []
         self.host_outputs = host_outputs
         self.next_input: _Resident | None = None
+        self.res: dict[int, _Resident] = {}
         for b in range(self.batches):
             self.run_batch(b, host_inputs)
         em.release(len(em.queue))
@@ -765,15 +767,17 @@ class _GraphCompiler:
                 # (they are read back right after)
                 victims = [v for v, r in self.res.items() if r.layout is not None]
             if not victims:
-                need = rows + sum(self.layout(v, 0).rows for v in pinned - {t})
-                raise ValueError(f"tensor {t} ({_text(self.graph._nodes[t].shape)}, batch "
-                                 f"{self.batch}) and the inputs of its node need {need} "
-                                 f"Unified Buffer rows, {self.alloc.end - self.alloc.base} "
-                                 f"are left beside the biases")
+                out = self.passes[self.step].out
+                node = self.graph._nodes[out]
+                need = sum(self.layout(v, 0).rows for v in pinned)
+                raise ValueError(f"node {out} ({node.kind}, {_text(node.shape)}) needs {need} "
+                                 f"Unified Buffer rows for its inputs and output at batch "
+                                 f"{self.batch}, {self.alloc.end - self.alloc.base} are left "
+                                 f"beside the biases")
             self.evict(max(victims, key=self.next_use))
 
     def next_use(self, t: int) -> int:
-        if t == -1:
+        if t < 0:
             return len(self.passes)
         uses = [k for k in range(self.step, len(self.passes)) if t in self.passes[k].inputs]
         return uses[0] if uses else len(self.passes)
@@ -807,8 +811,9 @@ class _GraphCompiler:
     # -- one batch ---------------------------------------------------------------------------
 
     def run_batch(self, b: int, host_inputs: list) -> None:
-        # tensor -1 is the next batch's input, read early; evicting it costs nothing
-        self.res: dict[int, _Resident] = {0: self.next_input or _Resident(None, host_inputs[b])}
+        # tensor -1 is the next batch's input, read early, and -2, -3, ... the previous
+        # batch's outputs; evicting them costs nothing (they have host copies)
+        self.res.update({0: self.next_input or _Resident(None, host_inputs[b])})
         self.next_input = None
         for k, p in enumerate(self.passes):
             self.step = k
@@ -819,7 +824,7 @@ class _GraphCompiler:
             self.emit_pass(k, p, srcs, dst)
             if k == 0 and b + 1 < self.batches:
                 self.prefetch(host_inputs[b + 1])
-            for t in p.inputs:
+            for t in dict.fromkeys(p.inputs):      # a node may read a tensor twice
                 if self.last_use[t] == k:
                     self.drop(t)
             if p.out in self.graph._outputs:
@@ -828,11 +833,15 @@ class _GraphCompiler:
                 self.em.later(Instruction("Write_Host_Memory", (dst.base, addr, dst.rows)),
                               ub=(dst.base, dst.base + dst.rows), extra=dst.rows)
                 self.res[p.out].host = addr
-            if p.out not in self.last_use:
+            elif p.out not in self.last_use:
                 self.drop(p.out)
+        # outputs stay until the end of the next batch (unless evicted), so that the rows
+        # being written to the host are not the next batch's first choice
         self.next_input = self.res.pop(-1, None)
-        for t in list(self.res):
+        for t in [t for t in self.res if t < -1 or t not in self.graph._outputs]:
             self.drop(t)
+        self.res = {-2 - i: self.res[t] for i, t in enumerate(self.graph._outputs)
+                    if t in self.res}
 
     def prefetch(self, host: int) -> None:
         """Read the next batch's input now if it fits without spilling."""
@@ -848,7 +857,7 @@ class _GraphCompiler:
     # -- one pass ----------------------------------------------------------------------------
 
     def emit_pass(self, k: int, p: _Pass, srcs: dict, dst: _Layout) -> None:
-        em, cfg = self.em, self.cfg
+        em = self.em
         # the border must read as 0: rows of an earlier tensor there are overwritten by the
         # activation unit with a zero multiplier, reading accumulator rows no multiply uses
         inside = _interior(dst)
@@ -890,8 +899,8 @@ class _GraphCompiler:
                     for x in range(src.w):
                         for ic in range(src.chunks):
                             block = weight[y, x, ic * g:(ic + 1) * g, oc * g:(oc + 1) * g]
-                            em.mm(self.weight_tile((k, oc, y, x, ic), block), src.row(ic, m0, y + src.pad,
-                                                                   x + src.pad),
+                            em.mm(self.weight_tile((k, oc, y, x, ic), block),
+                                  src.row(ic, m0, y + src.pad, x + src.pad),
                                   acc, rows, src.hp * src.wp, switch=True,
                                   accumulate=not first, unsigned=unsigned)
                             first = False
@@ -919,8 +928,7 @@ class _GraphCompiler:
         Each term's multiplies run back to back after one switch; the last segment before the
         next switch streams its rows at the input's row pitch (one long multiply, with a few
         discarded results between output rows), so the next tile's shift hides under it."""
-        em, cfg, g = self.em, self.cfg, self.g
-        out, conv = p.shape, p.conv_shape
+        em, conv = self.em, p.conv_shape
         s = p.stride
         band = p.pool.size if p.pool else 1
         wps = {srcs[t.src].wp for terms in p.terms for t in terms}
