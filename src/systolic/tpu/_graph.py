@@ -627,6 +627,10 @@ class _Allocator:
         self.free = merged
 
 
+class _NoRoom(Exception):
+    """No tensor left to evict, and the rows asked for are not free in one piece."""
+
+
 @dataclass
 class _Resident:
     layout: _Layout | None     # None: on the host only
@@ -762,18 +766,8 @@ class _GraphCompiler:
             if base is not None:
                 return self.layout(t, base)
             victims = [v for v, r in self.res.items() if r.layout is not None and v not in pinned]
-            if not victims and t not in self.res:
-                # the output does not fit between the node's inputs: move them out of the way
-                # (they are read back right after)
-                victims = [v for v, r in self.res.items() if r.layout is not None]
             if not victims:
-                out = self.passes[self.step].out
-                node = self.graph._nodes[out]
-                need = sum(self.layout(v, 0).rows for v in pinned)
-                raise ValueError(f"node {out} ({node.kind}, {_text(node.shape)}) needs {need} "
-                                 f"Unified Buffer rows for its inputs and output at batch "
-                                 f"{self.batch}, {self.alloc.end - self.alloc.base} are left "
-                                 f"beside the biases")
+                raise _NoRoom
             self.evict(max(victims, key=self.next_use))
 
     def next_use(self, t: int) -> int:
@@ -792,6 +786,13 @@ class _GraphCompiler:
             self.spilled += lay.rows
         self.alloc.release(lay.base, lay.rows)
         r.layout = None
+
+    def place_pass(self, p: _Pass) -> tuple[_Layout, dict]:
+        """Rows for a pass's output, then its inputs (read back from the host if needed)."""
+        pinned = set(p.inputs) | {p.out}
+        dst = self.place(p.out, pinned)
+        self.res[p.out] = _Resident(dst, None)
+        return dst, {t: self.load(t, pinned) for t in p.inputs}
 
     def load(self, t: int, pinned: set) -> _Layout:
         r = self.res[t]
@@ -817,10 +818,25 @@ class _GraphCompiler:
         self.next_input = None
         for k, p in enumerate(self.passes):
             self.step = k
-            pinned = set(p.inputs) | {p.out}
-            dst = self.place(p.out, pinned)
-            self.res[p.out] = _Resident(dst, None)
-            srcs = {t: self.load(t, pinned) for t in p.inputs}
+            try:
+                dst, srcs = self.place_pass(p)
+            except _NoRoom:
+                # the free rows are there but in pieces: move everything out and start over
+                # (the node's inputs are read back at once)
+                if p.out in self.res:
+                    self.drop(p.out)
+                for v in [v for v, r in self.res.items() if r.layout is not None]:
+                    self.evict(v)
+                try:
+                    dst, srcs = self.place_pass(p)
+                except _NoRoom:
+                    node = self.graph._nodes[p.out]
+                    need = sum(self.layout(v, 0).rows for v in set(p.inputs) | {p.out})
+                    raise ValueError(
+                        f"node {p.out} ({node.kind}, {_text(node.shape)}) needs {need} Unified "
+                        f"Buffer rows for its inputs and output at batch {self.batch}, "
+                        f"{self.alloc.end - self.alloc.base} are left beside the biases"
+                    ) from None
             self.emit_pass(k, p, srcs, dst)
             if k == 0 and b + 1 < self.batches:
                 self.prefetch(host_inputs[b + 1])
