@@ -510,13 +510,16 @@ class _GraphEmitter(_Emitter):
 
     def stream(self, vectors: int) -> None:
         """The matrix unit streamed ``vectors`` more: send out what is due, but no more
-        activation-unit work than the unit can start by now (an instruction that waits for
-        the unit would hold up the multiplies behind it)."""
+        activation-unit work than the unit can start about now (an instruction that waits
+        for the unit would hold up the multiplies behind it)."""
         self.now += vectors
         for item in self.queue:
             item[0] -= vectors
         while self.queue and self.queue[0][0] <= 0:
-            if self.queue[0][1].mnemonic in _ACTIVATION_COST and self.act_clock > self.now:
+            # up to a tile shift's worth of activation work may wait for the unit: less
+            # leaves it idle when the array stalls, more holds up the multiplies
+            if self.queue[0][1].mnemonic in _ACTIVATION_COST and \
+                    self.act_clock > self.now + self.cfg.rows:
                 break
             self.release(1)
 
@@ -966,6 +969,9 @@ class _GraphCompiler:
             current.append(seg)
             used += size
         blocks.append(current)
+        # the segment a pass activates first is the one the next pass multiplies last (in
+        # its long multiply), so that one never waits: pass k starts its blocks k segments on
+        blocks = [block[k % len(block):] + block[:k % len(block)] for block in blocks]
         function = () if p.activation == "identity" else (p.activation,)
         if p.pool:
             em.later(Instruction("SetPool", (band, conv.w), (p.pool.kind,)))
