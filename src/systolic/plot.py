@@ -1,4 +1,5 @@
-"""Pictures of runs: PE utilisation, cycle breakdowns, rooflines, timelines, snapshots, waveforms.
+"""Pictures of runs: the array in motion, PE utilisation, cycle breakdowns, rooflines, timelines,
+snapshots, waveforms.
 
 Every plotting function returns a :class:`matplotlib.figure.Figure` (or draws into a given
 ``ax`` and returns its figure) and never calls ``plt.show()``, so the same calls work in scripts,
@@ -14,12 +15,16 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from . import _plot_array
 from ._dataflow import dataflow_named
 from ._checks import check_int
 
 __all__ = [
+    "animate_array",
     "animate_trace",
+    "array_widget",
     "pe_utilization",
+    "plot_array",
     "plot_breakdown",
     "plot_intervals",
     "plot_roofline",
@@ -27,6 +32,7 @@ __all__ = [
     "plot_timeline",
     "plot_utilization",
     "plot_waveforms",
+    "save_animation",
 ]
 
 _BREAKDOWN_PARTS = ("weight_load", "streaming", "stall", "drain")
@@ -213,7 +219,9 @@ def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
     Parameters
     ----------
     rows : sequence of (name, start, end)
-        Intervals ``start <= t < end``, for example one per executed instruction.
+        Intervals ``start <= t < end``, for example one per executed instruction. Each is a
+        bar with a black outline, so intervals that follow each other without a gap stay
+        apart; an interval with ``end == start`` is drawn as a diamond on its cycle.
     ax : matplotlib.axes.Axes, optional
     title : str
     unit : str
@@ -244,9 +252,15 @@ def plot_intervals(rows: Sequence[tuple[str, float, float]], *, ax=None,
     colors = matplotlib.colormaps["tab10"]
     fig, ax = _figure(ax, (8, 0.5 * len(lanes) + 1.5))
     for i, (name, spans) in enumerate(lanes.items()):
-        # Zero-length intervals still get a visible sliver.
-        spans = [(start, max(width, 0.4)) for start, width in spans]
-        ax.broken_barh(spans, (i - 0.4, 0.8), facecolors=colors(i % 10))
+        # Outlines keep back-to-back intervals of one lane apart; a zero-length interval
+        # (an instruction that took no cycle) is a diamond on its cycle.
+        ax.broken_barh([(start, width) for start, width in spans if width > 0],
+                       (i - 0.4, 0.8), facecolors=colors(i % 10), edgecolors="black",
+                       linewidth=0.6)
+        instants = [start for start, width in spans if width == 0]
+        if instants:
+            ax.plot(instants, [i] * len(instants), "D", color=colors(i % 10), markersize=6,
+                    markeredgecolor="black", markeredgewidth=0.6, linestyle="none")
     ax.set_yticks(range(len(lanes)), list(lanes))
     ax.invert_yaxis()
     ax.set_xlabel(unit)
@@ -327,6 +341,9 @@ def plot_snapshot(state: Mapping[str, np.ndarray], *, cycle: int | None = None, 
 def animate_trace(trace, *, interval: int = 500):
     """Animation of the array state over the cycles of a trace, one frame per cycle.
 
+    Each frame is a :func:`plot_snapshot`; :func:`animate_array` animates the fuller view of
+    :func:`plot_array` (edge queues, de-skew, shadow weights, the switch wavefront).
+
     Parameters
     ----------
     trace
@@ -375,7 +392,7 @@ def _fit_label(text: str, inches: float) -> str:
 
 
 def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: int = 0,
-                   ax=None, title: str = "Waveforms"):
+                   ax=None, title: str = "Waveforms", signed: Mapping[str, int] | None = None):
     """Digital waveforms of per-cycle values, one lane per signal, like a waveform viewer.
 
     Signals whose values are all 0 or 1 are drawn as a line; other signals as a bus with its
@@ -391,13 +408,36 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
         Cycle of the first value, for the time axis.
     ax : matplotlib.axes.Axes, optional
     title : str
+    signed : mapping of str to int, optional
+        Signal name to its width in bits, for buses whose values are unsigned bit patterns
+        (as a VCD file stores them) of a signed register: they are shown as two's-complement
+        numbers, so a 32-bit sum of -3 reads ``-3`` and not ``4294967293``.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from systolic.plot import plot_waveforms
+    >>> fig = plot_waveforms({"out_valid": [0, 1, 1], "out_data_0": [0, 4294967293, 7]},
+    ...                      signed={"out_data_0": 32})
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['0', '-3', '7']
     """
+    from matplotlib.ticker import MaxNLocator
+
     if not signals:
         raise ValueError("signals must name at least one signal")
+    signed = dict(signed or {})
+    for name, bits in signed.items():
+        if name not in signals:
+            raise ValueError(f"signed names {name!r}, which is not one of the signals")
+        check_int(f"signed[{name!r}]", bits, 2, 64)
+    # a pattern with its top bit set is negative; values already negative are kept
+    signals = {name: [v - (1 << signed[name]) if v is not None and name in signed
+                      and v >= 1 << (signed[name] - 1) else v for v in values]
+               for name, values in signals.items()}
     lengths = {name: len(values) for name, values in signals.items()}
     n = next(iter(lengths.values()))
     if any(length != n for length in lengths.values()) or n == 0:
@@ -426,7 +466,248 @@ def plot_waveforms(signals: Mapping[str, Sequence[int | None]], *, first_cycle: 
             previous = value
     ax.set_yticks([-lane for lane in range(len(signals))], list(signals))
     ax.set_xlim(first_cycle, first_cycle + n)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("cycle")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+def plot_array(trace, cycle: int, *, numbers: bool | None = None, color: str = "activity",
+               queue: int = 4, pe: tuple[int, int] | None = None, ax=None):
+    """The array during one cycle, with what waits at its edges and what leaves it.
+
+    Drawn from the traced registers (contract sections 2 and 3): every PE coloured by what it
+    does (multiplying, draining, loading a weight, holding a stationary value, idle), its
+    ``x``, stationary weight ``w_active`` (bold) with the shadow weight ``w_shadow`` of the next
+    tile beside it in grey (for output-stationary ``acc``, with ``hold`` in grey and an orange
+    stripe while a finished sum drains through) and ``psum``; arrows for the values
+    that move one PE on at the end of the cycle; at the left the x values waiting to enter each
+    row (row ``r`` waits ``r`` cycles longer: the skew), at the top the weights waiting to enter
+    each column; below, the de-skew registers and the output port. PEs whose ``x_flag`` is set
+    are outlined in red: on weight-stationary arrays that is the tile switch, which travels as a
+    diagonal wavefront.
+
+    Parameters
+    ----------
+    trace : RunResult or ArrayTrace
+        A run with ``trace=True`` (``engine="cycle"``), or its ``trace``. The edge queues and
+        de-skew registers are read from the neighbouring cycles of the same trace, so they are
+        empty where the trace window ends.
+    cycle : int
+        A cycle of the trace.
+    numbers : bool, optional
+        Write register values. By default only up to 8x8; larger arrays show colours alone.
+    color : {"activity", "psum"}
+        Colour PEs by activity (with a legend) or by ``|psum|`` (with a colour bar).
+    queue : int
+        How many cycles of the edge queues to show (0 to 64).
+    pe : (int, int), optional
+        Outline ``PE(row, column)`` and list all its registers beside the array.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    TypeError
+        ``trace`` is not a run or a trace, or an argument has the wrong type.
+    ValueError
+        The run has no trace, or ``cycle``, ``color``, ``queue`` or ``pe`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, systolic
+    >>> from systolic.plot import plot_array
+    >>> a = np.arange(1, 9, dtype=np.int8).reshape(2, 4)
+    >>> b = np.ones((4, 3), np.int8)
+    >>> run = systolic.SystolicArray(4, 3, "ws").run(a, b, engine="cycle", trace=True)
+    >>> fig = plot_array(run, 6, pe=(1, 1))
+    >>> fig.axes[0].get_title()
+    '4x3 weight-stationary array, cycle 6'
+    """
+    size = _plot_array.figsize(trace, queue if isinstance(queue, int) else 4, pe)
+    fig, ax = _figure(ax, size)
+    _plot_array.draw_array(ax, trace, cycle, numbers=numbers, color=color, queue=queue, pe=pe)
+    return fig
+
+
+def animate_array(trace, *, cycles: range | None = None, interval: int = 500, **options):
+    """Animation of :func:`plot_array` over the cycles of a trace, one frame per cycle.
+
+    Parameters
+    ----------
+    trace : RunResult or ArrayTrace
+        A run with ``trace=True`` (``engine="cycle"``), or its ``trace``.
+    cycles : range, optional
+        The cycles to show (within the trace); all by default.
+    interval : int
+        Milliseconds per frame.
+    **options
+        ``numbers``, ``color``, ``queue`` and ``pe`` of :func:`plot_array`.
+
+    Returns
+    -------
+    matplotlib.animation.FuncAnimation
+        Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())``; write it for
+        slides with :func:`save_animation`.
+
+    Examples
+    --------
+    >>> import numpy as np, systolic
+    >>> from systolic.plot import animate_array
+    >>> run = systolic.SystolicArray(2, 2, "ws").run(np.ones((2, 2), np.int8),
+    ...                                              np.ones((2, 2), np.int8),
+    ...                                              engine="cycle", trace=True)
+    >>> html = animate_array(run, cycles=range(2, 5)).to_jshtml()
+    >>> html.count("data:image/png;base64")
+    3
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+
+    frames = _plot_array.cycle_frames(trace, cycles)
+    interval = check_int("interval", interval, 1, 60_000)
+    unknown = set(options) - {"numbers", "color", "queue", "pe"}
+    if unknown:
+        raise TypeError(f"animate_array got unknown options {sorted(unknown)}")
+    # draw the first frame now: bad options fail here, not inside the animation
+    fig, ax = plt.subplots(layout="constrained",
+                           figsize=_plot_array.figsize(trace, options.get("queue", 4),
+                                                      options.get("pe")))
+    _plot_array.draw_array(ax, trace, frames[0], **options)
+    # Every frame has the same limits and legend: lay the figure out once, not per frame
+    # (that halves the time of to_jshtml).
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+
+    def frame(cycle: int):
+        _plot_array.draw_array(ax, trace, cycle, next_frame=True, **options)
+        return []
+
+    anim = FuncAnimation(fig, frame, frames=frames, interval=interval, blit=False)
+    plt.close(fig)
+    return anim
+
+
+def save_animation(animation, path, *, fps: int = 2, dpi: int | None = None):
+    """Write an animation for slides or a web page, chosen by the file's suffix.
+
+    Parameters
+    ----------
+    animation : matplotlib.animation.Animation
+        For example from :func:`animate_array`.
+    path : str or os.PathLike
+        ``.gif`` (written with pillow), ``.mp4`` (needs ffmpeg) or ``.html`` (the
+        self-contained player of ``to_jshtml``).
+    fps : int
+        Frames per second (1 to 60).
+    dpi : int, optional
+        Resolution of the frames (10 to 600); the figure's own by default. A lower one makes
+        a smaller GIF.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, systolic
+    >>> from systolic.plot import animate_array, save_animation
+    >>> run = systolic.SystolicArray(2, 2, "ws").run(np.ones((2, 2), np.int8),
+    ...                                              np.ones((2, 2), np.int8),
+    ...                                              engine="cycle", trace=True)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = save_animation(animate_array(run, cycles=range(2, 4)),
+    ...                          pathlib.Path(tmp) / "run.gif")
+    ...     out.stat().st_size > 0
+    True
+    """
+    return _plot_array.save(animation, path, fps, dpi)
+
+
+def array_widget(trace, *, cycle: int | None = None, **options):
+    """A notebook cycle slider over :func:`plot_array`, with the registers of a chosen PE.
+
+    Needs ipywidgets (``pip install systolic[widgets]``). The slider redraws the view; the row
+    and column boxes, or a click on a PE (with an interactive matplotlib backend such as
+    ipympl), choose the PE whose registers are listed beside the array. Without ipywidgets the
+    same cycles come back as an HTML animation (:func:`animate_array`), so a notebook still
+    shows the run.
+
+    Parameters
+    ----------
+    trace : RunResult or ArrayTrace
+        A run with ``trace=True`` (``engine="cycle"``), or its ``trace``.
+    cycle : int, optional
+        The first cycle shown; the trace's first by default.
+    **options
+        ``numbers``, ``color`` and ``queue`` of :func:`plot_array`.
+
+    Returns
+    -------
+    ipywidgets.VBox or IPython.display.HTML
+        The widget (its ``figure`` attribute is the matplotlib figure it redraws), or the HTML
+        animation when ipywidgets is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np, systolic
+    >>> from systolic.plot import array_widget
+    >>> run = systolic.SystolicArray(2, 2, "ws").run(np.ones((2, 2), np.int8),
+    ...                                              np.ones((2, 2), np.int8),
+    ...                                              engine="cycle", trace=True)
+    >>> widget = array_widget(run, cycle=3)   # in a notebook cell: shows slider and view
+    """
+    import matplotlib.pyplot as plt
+
+    inner = _plot_array._trace_of(trace)
+    window = _plot_array._cycles(inner)
+    first = window.start if cycle is None else _plot_array._check_cycle(inner, cycle)
+    unknown = set(options) - {"numbers", "color", "queue"}
+    if unknown:
+        raise TypeError(f"array_widget got unknown options {sorted(unknown)}")
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        from IPython.display import HTML
+
+        return HTML(animate_array(inner, cycles=range(first, window.stop),
+                                  **options).to_jshtml())
+    rows, cols = np.asarray(inner.registers["x"]).shape[1:]
+    slider = widgets.IntSlider(value=first, min=window.start, max=window.stop - 1,
+                               description="cycle")
+    row = widgets.BoundedIntText(value=0, min=0, max=rows - 1, description="PE row")
+    col = widgets.BoundedIntText(value=0, min=0, max=cols - 1, description="PE column")
+    out = widgets.Output()
+    with plt.ioff():
+        fig, ax = plt.subplots(layout="constrained",
+                               figsize=_plot_array.figsize(inner, options.get("queue", 4),
+                                                          (0, 0)))
+
+    def redraw(*_):
+        _plot_array.draw_array(ax, inner, slider.value, pe=(row.value, col.value),
+                               colorbar=False, **options)
+        out.clear_output(wait=True)
+        with out:
+            from IPython.display import display
+
+            display(fig)
+
+    def clicked(event):
+        # PE(r, c) covers the unit square from (c, r)
+        if event.inaxes is ax and event.xdata is not None:
+            c, r = int(np.floor(event.xdata)), int(np.floor(event.ydata))
+            if 0 <= r < rows and 0 <= c < cols:
+                row.value, col.value = r, c
+
+    fig.canvas.mpl_connect("button_press_event", clicked)
+    for control in (slider, row, col):
+        control.observe(redraw, names="value")
+    redraw()
+    box = widgets.VBox([slider, widgets.HBox([row, col]), out])
+    box.figure = fig
+    return box

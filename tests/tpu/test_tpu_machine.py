@@ -233,7 +233,18 @@ def test_timeline_plot(rng):
     matplotlib.use("Agg")
     from systolic.tpu import plot_timeline
     tpu, _, _ = _machine(rng)
-    fig = plot_timeline(tpu.run(Program.parse(WORKED)))
-    assert len(fig.axes[0].collections) == 4
+    report = tpu.run(Program.parse(WORKED))
+    fig = plot_timeline(report)
+    ax = fig.axes[0]
+    # one lane per unit (Halt in "control"); every instruction is a bar or, when it takes no
+    # cycle, a diamond
+    assert len(ax.collections) == len({e.unit for e in report.timeline}) == 5
+    bars = sum(len(c.get_paths()) for c in ax.collections)
+    diamonds = sum(len(line.get_xdata()) for line in ax.lines)
+    assert diamonds == sum(e.end == e.start for e in report.timeline) >= 1
+    assert bars + diamonds == len(report.timeline)
+    # the legend names where the matrix unit's cycles went
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"{name.replace('_', ' ')}: {n:,}" for name, n in report.breakdown.items() if n]
     with pytest.raises(TypeError, match=r"^report must be a RunReport, not None$"):
         plot_timeline(None)
