@@ -243,3 +243,30 @@ def test_bad_graph_arguments_are_refused():
     with pytest.raises(ValueError, match=r"^x has 2 examples, the program was compiled for 2 "
                                          r"batch\(es\) of 2$"):
         compiled.run(np.zeros((2, 4), int))
+
+
+def test_rows_are_freed_after_the_last_use():
+    rng = np.random.default_rng(9)
+    chain = Network([_conv(rng, 3, 6, 6) for _ in range(8)], (6, 6, 6))
+    compiled, _ = _check(Graph.from_network(chain), 2, SMALL, rng)
+    tensor = 2 * 8 * 8                      # one padded 6x6 image pair
+    bias = 8 * 4                            # 8 layers, one chunk of 4 bias rows each
+    # the input and one layer's output at a time (not nine tensors), plus the biases
+    assert compiled.peak_rows == 2 * tensor + bias
+    assert compiled.spilled_rows == 0
+
+
+def test_each_weight_tile_is_fetched_once_per_batch_and_its_shift_hides():
+    rng = np.random.default_rng(10)
+    g = Graph((6, 6, 8))
+    t = g.input
+    for _ in range(3):
+        t = g.conv(t, _conv(rng, 3, 8, 8))
+    g.output(t)
+    config = TPUConfig(rows=8, cols=8, ub_bytes=1 << 16, acc_rows=256)
+    compiled, report = _check(g, 3, config, rng, batches=2)
+    assert report.weight_tiles == 2 * 3 * 9            # batches x layers x taps
+    assert report.breakdown["weight_shift"] == 0
+    text = compiled.program.text
+    # the last image of a tile is one multiply over its rows at the input's pitch (8)
+    assert "MatrixMultiply" in text and f", {5 * 8 + 6}\n" in text
