@@ -18,8 +18,8 @@ import numpy as np
 
 from .._checks import check_bool, check_choice, check_int, is_int
 from .._engine import exact_product, wrap
-from ._compiler import Conv2D, Dense, Network, Pool2D, _Emitter, _Layout, _Shape, _int_array, \
-    _quant_instruction
+from ._compiler import (Conv2D, Dense, Network, Pool2D, _bias_block, _bias_planes, _Emitter,
+                        _int_array, _Layout, _quant_instruction, _Shape)
 from ._config import TPUConfig
 from ._isa import Instruction, Program
 from ._machine import TPU, RunReport
@@ -110,9 +110,6 @@ class Graph:
         """``(H, W, C)`` of every output (``(1, 1, N)`` for dense outputs)."""
         return [(self._nodes[t].shape.h, self._nodes[t].shape.w, self._nodes[t].shape.c)
                 for t in self._outputs]
-
-    def __len__(self) -> int:
-        return len(self._nodes)
 
     def _tensor(self, name: str, t) -> _Node:
         if not is_int(t) or isinstance(t, bool):
@@ -718,20 +715,13 @@ class _GraphCompiler:
         at = 0
         for p in self.passes:
             self.bias_at.append(at)
-            for chunk in range(len(p.terms)):
-                words = [p.bias[chunk * self.g:(chunk + 1) * self.g].astype(np.int32)]
-                if p.scale is not None:
-                    words.append(p.scale[chunk * self.g:(chunk + 1) * self.g])
-                planes = np.zeros((4 * len(words), cfg.row_bytes), np.uint8)
-                for i, word in enumerate(words):
-                    planes[4 * i:4 * i + 4, :word.size] = word.view(np.uint8).reshape(-1, 4).T
+            for planes in _bias_planes(p.bias, p.scale, cfg, self.g):
                 bias_rows.append(planes)
                 at += len(planes)
         if at >= cfg.ub_rows:
             raise ValueError(f"the biases need {at} Unified Buffer rows, the machine has "
                              f"{cfg.ub_rows}")
         self.alloc = _Allocator(at, cfg.ub_rows)
-        self.alloc.peak = self.alloc.used = 0
         bias_host = self.host_alloc(at)
         in_layout = self.layout(0, 0)
         host_inputs = [self.host_alloc(in_layout.rows) for _ in range(self.batches)]
@@ -898,9 +888,8 @@ class _GraphCompiler:
             self.emit_conv(k, p, srcs, dst)
 
     def bias(self, k: int, p: _Pass, oc: int) -> None:
-        step = 8 if p.scale is not None else 4
-        self.em.later(Instruction("SetBias", (self.bias_at[k] + step * oc,),
-                                  ("scale",) if p.scale is not None else ()))
+        step, flags = _bias_block(p)
+        self.em.later(Instruction("SetBias", (self.bias_at[k] + step * oc,), flags))
 
     def emit_dense(self, k: int, p: _Pass, src: _Layout, dst: _Layout) -> None:
         em, g = self.em, self.g
