@@ -221,6 +221,8 @@ def test_random_dags_match_the_reference(dag, batch, ub_bytes):
     (lambda g: g.pool(g.input, Pool2D("max", 3)), ValueError,
      r"^Pool2D size 3 does not divide the 4x4 tensor 0$"),
     (lambda g: g.output(g.input), ValueError, r"^the input cannot be an output$"),
+    (lambda g: g.output(*[g.pool(g.input, Pool2D())] * 2), ValueError,
+     r"^tensor 1 is already an output$"),
     (lambda g: compile_graph(g, 1), ValueError, r"^the graph has no outputs \(use Graph.output\)$"),
     (lambda g: compile_graph(g, 0), ValueError, r"^batch must be"),
     (lambda g: compile_graph("g", 1), TypeError, r"^graph must be a Graph, not 'g'$"),

@@ -209,6 +209,8 @@ class Graph:
             self._tensor("output", t)
             if int(t) == 0:
                 raise ValueError("the input cannot be an output")
+            if int(t) in self._outputs:
+                raise ValueError(f"tensor {t} is already an output")
             self._outputs.append(int(t))
 
     def check_input(self, x) -> np.ndarray:
