@@ -414,6 +414,9 @@ class CompiledGraph:
         Unified Buffer rows written to host memory to make room (0 when the network fits).
     peak_rows : int
         Most Unified Buffer rows in use at once (biases included).
+    host_outputs : list of list of int
+        Per batch, the host memory address each output is written to (its
+        ``Write_Host_Memory`` in the program's timeline marks when the batch is done).
     """
 
     graph: Graph
