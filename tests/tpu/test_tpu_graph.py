@@ -272,3 +272,17 @@ def test_each_weight_tile_is_fetched_once_per_batch_and_its_shift_hides():
     text = compiled.program.text
     # the last image of a tile is one multiply over its rows at the input's pitch (8)
     assert "MatrixMultiply" in text and f", {5 * 8 + 6}\n" in text
+
+
+def test_a_downsampling_bottleneck_with_a_projection_is_exact_on_both_engines():
+    """The ResNet-50 block shape: 1x1, 3x3 stride 2, 1x1, and a 1x1 stride-2 projection."""
+    rng = np.random.default_rng(11)
+    g = Graph((8, 8, 6), input_signed=False)
+    y = g.conv(g.input, _conv(rng, 1, 6, 4))
+    y = g.conv(y, _conv(rng, 3, 4, 4, stride=2))
+    y = g.conv(y, _conv(rng, 1, 4, 12, activation="identity"))
+    skip = g.conv(g.input, _conv(rng, 1, 6, 12, stride=2, activation="identity"))
+    t = g.add(y, skip, activation="relu")
+    g.output(g.dense(g.pool(t, Pool2D("avg", 4)), Dense(_w(rng, 12, 5), None,
+                                                         Requant.from_scale(1 / 100))))
+    _check(g, 2, SMALL, rng, engines=("fast", "cycle"))
