@@ -6,13 +6,15 @@ memory and a host link, a Unified Buffer, a Weight Memory and Weight FIFO, the m
 pooling. It runs programs of a CISC instruction set (:class:`Program`, with an assembler and a
 disassembler) under a timing model of TPU v1's overlapped execution. The compiler
 (:func:`compile_network`) turns dense, convolution, activation and pooling layers into
-programs; :class:`OnnxSession` runs int8 ONNX models through it, bit for bit as
+programs, and :func:`compile_graph` whole graphs (:class:`Graph`) with branches, residual adds
+and concatenations; :class:`OnnxSession` runs int8 ONNX models through it, bit for bit as
 onnxruntime does. SCALE-Sim topology files can be read and timed on the array. See docs/tpu.md.
 """
 
 from ._compiler import CompiledNetwork, Conv2D, Dense, Network, Pool2D, compile_network
 from ._config import TPUConfig
 from ._digits import DigitsModel, digits_mlp
+from ._graph import CompiledGraph, Graph, compile_graph
 from ._faults import matrix_cycles, prune_network
 from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disassemble
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
@@ -49,6 +51,8 @@ __all__ = [
     "round_div",
     # compiler
     "CompiledNetwork", "Conv2D", "Dense", "Network", "Pool2D", "compile_network",
+    # graphs
+    "CompiledGraph", "Graph", "compile_graph",
     # faults in the matrix unit
     "matrix_cycles", "prune_network",
     # ONNX models

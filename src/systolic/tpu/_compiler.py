@@ -474,19 +474,23 @@ def _bias_block(layer) -> tuple[int, tuple[str, ...]]:
 
 def _pack_biases(network: Network, cfg: TPUConfig, g: int) -> list[np.ndarray]:
     """Every layer's bias block (see :func:`_bias_block`), one per chunk of ``g`` features."""
-    bias_rows = []
-    for st in network.stages:
-        f = st.layer.bias.shape[0]
-        for chunk in range(math.ceil(f / g)):
-            # 4 byte planes of the int32 bias, then (float32 mode) 4 of the float32 scale
-            words = [st.layer.bias[chunk * g:(chunk + 1) * g].astype(np.int32)]
-            if st.layer.scale is not None:
-                words.append(st.layer.scale[chunk * g:(chunk + 1) * g])
-            planes = np.zeros((4 * len(words), cfg.row_bytes), np.uint8)
-            for i, word in enumerate(words):
-                planes[4 * i:4 * i + 4, :word.size] = word.view(np.uint8).reshape(-1, 4).T
-            bias_rows.append(planes)
-    return bias_rows
+    return [planes for st in network.stages
+            for planes in _bias_planes(st.layer.bias, st.layer.scale, cfg, g)]
+
+
+def _bias_planes(bias: np.ndarray, scale, cfg: TPUConfig, g: int) -> list[np.ndarray]:
+    """One bias block per chunk of ``g`` features (see :func:`_bias_block`)."""
+    blocks = []
+    for chunk in range(math.ceil(bias.shape[0] / g)):
+        # 4 byte planes of the int32 bias, then (float32 mode) 4 of the float32 scale
+        words = [bias[chunk * g:(chunk + 1) * g].astype(np.int32)]
+        if scale is not None:
+            words.append(scale[chunk * g:(chunk + 1) * g])
+        planes = np.zeros((4 * len(words), cfg.row_bytes), np.uint8)
+        for i, word in enumerate(words):
+            planes[4 * i:4 * i + 4, :word.size] = word.view(np.uint8).reshape(-1, 4).T
+        blocks.append(planes)
+    return blocks
 
 
 def _plan_ub_layout(network: Network, batch: int, cfg: TPUConfig, g: int, bias_count: int
