@@ -48,7 +48,7 @@ def _check(graph, batch, config, rng, batches=1, engines=("fast",)):
     for engine in engines:
         outs, report = compiled.run(x, engine=engine)
         assert len(outs) == len(expect)
-        for out, ref in zip(outs, expect):
+        for out, ref in zip(outs, expect, strict=True):
             np.testing.assert_array_equal(out, ref)
         reports.append(report)
     if len(reports) == 2:

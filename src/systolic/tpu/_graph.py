@@ -460,7 +460,7 @@ class CompiledGraph:
                                           row_bytes))
         report = tpu.run(self.program, engine=engine, useful_macs=self.useful_macs)
         outputs = []
-        for k, (t, layout) in enumerate(zip(self.graph._outputs, self.out_layouts)):
+        for k, (t, layout) in enumerate(zip(self.graph._outputs, self.out_layouts, strict=True)):
             signed = self.graph._nodes[t].signed
             parts = []
             for addrs in self.host_outputs:
@@ -984,7 +984,7 @@ class _GraphCompiler:
                     switch = True
                     if ti == last:
                         self.bias(k, p, oc)
-                    for j, ((n, y0, y1), acc) in enumerate(zip(block, accs)):
+                    for j, ((n, y0, y1), acc) in enumerate(zip(block, accs, strict=True)):
                         if pitched and j == len(block) - 1:
                             em.mm(addr, src.row(term.chunk, n, y0 + dy, dx), acc,
                                   (y1 - y0 - 1) * pitch + conv.w, 1, switch=switch,
