@@ -19,7 +19,6 @@ import numpy as np
 
 import systolic
 from machine import best_time, cpu_model
-
 from systolic._table import markdown_table
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"

@@ -11,8 +11,8 @@ this tree's, to show that the fault-free engine did not get slower.
 
 from __future__ import annotations
 
-import functools
 import argparse
+import functools
 import os
 import platform
 import subprocess

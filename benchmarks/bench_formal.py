@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from machine import cpu_model
-
 from systolic._table import markdown_table
 from systolic.formal import Mutation, check_array, proof_plan, prove_pe
 from systolic.hdl import Fault

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from machine import cpu_model
-
 import systolic
+from machine import cpu_model
 from systolic._table import markdown_table
 from systolic.hdl.sim import build_and_run, lane_operands
 

@@ -26,8 +26,8 @@ The markdown table is printed and written to ``benchmarks/results/sweep.md``.
 
 from __future__ import annotations
 
-from itertools import pairwise
 import os
+from itertools import pairwise
 
 # One BLAS thread in every process (this one, the pool's and the cluster's workers inherit
 # it), so that "one core" means one core and the parallel runs do not oversubscribe.
@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from machine import cpu_model  # noqa: E402
-from systolic._table import markdown_table  # noqa: E402
 from systolic import sweep  # noqa: E402
+from systolic._table import markdown_table  # noqa: E402
 from systolic.timing import scalesim_breakdown  # noqa: E402
 
 HERE = Path(__file__).parent

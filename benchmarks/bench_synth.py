@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 from machine import cpu_model
-
 from systolic._table import markdown_table
 from systolic.hdl import ArrayConfig
 from systolic.hdl._netlist import PE_MODULE, array_netlist

@@ -119,8 +119,12 @@ MODELS = {"mlp": mlp, "cnn": cnn, "residual": residual, "depthwise": depthwise, 
 
 def quantized(name, tmp_path, *, qdq: bool, int8: bool, per_channel: bool, seed=0):
     """The model ``name`` quantized by onnxruntime's quantize_static; returns its path."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     model, shape = MODELS[name](seed)
     rng = np.random.default_rng(seed + 100)

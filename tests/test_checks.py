@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from helpers import exact
-from systolic._checks import (check_bool, check_choice, check_int, check_int_array, check_memory,
-                              check_number, check_optional_bool, memory_limit)
-
+from systolic._checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_int_array,
+    check_memory,
+    check_number,
+    check_optional_bool,
+    memory_limit,
+)
 
 
 @pytest.mark.parametrize("value", [3, np.int8(3), np.uint64(3), np.int64(3), 3 << 0])

@@ -10,8 +10,17 @@ import pytest
 
 import systolic
 from systolic import energy, tpu
-from systolic.energy import AreaTable, Counts, EnergyTable, area_mm2, energy_breakdown, \
-    energy_j, matmul_counts, report_counts, run_counts
+from systolic.energy import (
+    AreaTable,
+    Counts,
+    EnergyTable,
+    area_mm2,
+    energy_breakdown,
+    energy_j,
+    matmul_counts,
+    report_counts,
+    run_counts,
+)
 from systolic.timing import breakdown
 
 # Prices of 1, 2, 3, ... pJ make every term of a hand-computed sum visible.

@@ -3,18 +3,18 @@ or a traceback; each now gives the right answer or one clear error."""
 
 from __future__ import annotations
 
-from itertools import pairwise
 import io
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import exact
 import systolic
+from helpers import exact
 from systolic import cli, tpu
 from systolic.tpu import TPU, Instruction, Program, ProgramError, TPUConfig
 from systolic.vcd import export_vcd, read_vcd

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import exact
 import systolic  # noqa: E402
+from helpers import exact
 from systolic._plot_array import ACTIVITIES, activity  # noqa: E402
 from systolic.plot import (  # noqa: E402
     animate_array,
@@ -28,7 +27,6 @@ from systolic.plot import (  # noqa: E402
     plot_waveforms,
     save_animation,
 )
-
 
 
 @pytest.fixture(autouse=True)

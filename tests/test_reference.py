@@ -8,6 +8,7 @@ section 5, and the individual timing claims of sections 2 and 3 on its recorded 
 from __future__ import annotations
 
 from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
-import scalesim_oracle
 
+import scalesim_oracle
 from systolic import energy
-from systolic.scalesim import (HEADERS, ConfigError, read_config, run, write_reports)
+from systolic.scalesim import HEADERS, ConfigError, read_config, run, write_reports
 from systolic.timing import breakdown
 
 # One worker runs the whole module (make test uses --dist loadgroup), so SCALE-Sim's matrix

@@ -8,8 +8,8 @@ import sys
 import warnings
 
 import pytest
-import scalesim_oracle
 
+import scalesim_oracle
 from systolic.timing import scalesim_breakdown
 from systolic.tpu import TopologyError, TopologyWarning, read_topology
 

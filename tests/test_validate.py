@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from helpers import exact
 import systolic
+from helpers import exact
 
 A = np.ones((3, 4), dtype=np.int8)
 B = np.ones((4, 2), dtype=np.int8)

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import pytest
 
-from helpers import exact
 import systolic
+from helpers import exact
 from systolic.vcd import PORTS, export_vcd, read_vcd, register_names, value_at
 
 ROWS, COLS, ACC_BITS = 3, 4, 16

@@ -124,7 +124,7 @@ def dataflow_named(dataflow) -> Dataflow:
     """
     if isinstance(dataflow, Dataflow):
         return dataflow
-    from ._checks import check_choice   # here, so that importing this module stays light
+    from ._checks import check_choice  # here, so that importing this module stays light
 
     return Dataflow(check_choice("dataflow", dataflow, [member.value for member in Dataflow]))
 

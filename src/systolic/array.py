@@ -12,8 +12,16 @@ from ._dataflow import Dataflow
 from ._engine import CycleRun, exact_result, fast_output_stream, overflow_count, wrap
 from ._fault_engine import FaultyRun, check_fast_faults, fast_report, prepare_faults
 from ._schedule import W_COL, W_ROW, X_BASE, Problem, Schedule, greedy, make_problem
-from ._validate import (check_acc_bits, check_choice, check_dataflow, check_dims, check_gaps,
-                        check_operands, check_size, check_trace_window)
+from ._validate import (
+    check_acc_bits,
+    check_choice,
+    check_dataflow,
+    check_dims,
+    check_gaps,
+    check_operands,
+    check_size,
+    check_trace_window,
+)
 from .timing import CycleBreakdown, breakdown, scalesim_breakdown, tiles_and_vectors
 
 __all__ = [

@@ -16,8 +16,8 @@ shape alone (what a SCALE-Sim layer or a :class:`systolic.tpu.LayerTiming` gives
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from dataclasses import dataclass, fields
+from itertools import pairwise
 
 from ._dataflow import Dataflow
 from ._validate import check_dataflow, check_size

@@ -240,8 +240,7 @@ def _array_harness(config):
     Harness step ``t`` is contract cycle ``t - 1``; step 0 is the reset cycle.
     """
     from amaranth.asserts import AnyConst, AnySeq
-    from amaranth.hdl import Assert, ClockDomain, ClockSignal, Const, Instance, Module, Mux, \
-        Signal
+    from amaranth.hdl import Assert, ClockDomain, ClockSignal, Const, Instance, Module, Mux, Signal
 
     rows, cols, bits = config.rows, config.cols, config.acc_bits
     depth = array_depth(rows, cols)

@@ -11,13 +11,13 @@ section 4.
 from __future__ import annotations
 
 import numbers
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from . import _plot_array
-from ._dataflow import dataflow_named
 from ._checks import check_int
+from ._dataflow import dataflow_named
 
 __all__ = [
     "animate_array",

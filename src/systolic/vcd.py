@@ -16,8 +16,9 @@ input ports take their cycle-``t`` value at the falling edge (``10 * t + 5`` ns)
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO, Iterable
+from typing import IO
 
 import numpy as np
 

@@ -18,10 +18,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from helpers import exact
 import systolic
 import systolic.hdl as hdl
 from amaranth_harness import simulate_edges
+from helpers import exact
 from systolic import Fault
 from systolic.hdl import ArrayConfig, ArrayTop, faults_from_sidecar, register_widths
 from systolic.hdl.sim import build_and_run

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import exact
 import systolic.hdl as hdl
+from helpers import exact
 from systolic.hdl import ArrayConfig, ArrayTop, Fault, ProcessingElement
 from systolic.hdl._generate import _one_clocked_block
 

@@ -14,9 +14,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from systolic import tpu  # noqa: E402
-
 from onnx_models import quantized  # noqa: E402
+from systolic import tpu  # noqa: E402
 
 # one worker quantizes the models once for every test of this file
 pytestmark = pytest.mark.xdist_group("onnx")

@@ -7,8 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from systolic.tpu import (Conv2D, Dense, Network, Pool2D, Program, Requant, TPUConfig,
-                          compile_network)
+from systolic.tpu import (
+    Conv2D,
+    Dense,
+    Network,
+    Pool2D,
+    Program,
+    Requant,
+    TPUConfig,
+    compile_network,
+)
 
 SMALL = TPUConfig(rows=8, cols=8, ub_bytes=1 << 16, acc_rows=64)
 

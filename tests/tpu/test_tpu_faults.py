@@ -14,8 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from systolic import Fault, SystolicArray
-from systolic.tpu import (TPU, Conv2D, Dense, Network, Pool2D, Program, Requant, TPUConfig,
-                          compile_network, matrix_cycles, prune_network)
+from systolic.tpu import (
+    TPU,
+    Conv2D,
+    Dense,
+    Network,
+    Pool2D,
+    Program,
+    Requant,
+    TPUConfig,
+    compile_network,
+    matrix_cycles,
+    prune_network,
+)
 
 # 256 accumulator rows: one batch block per layer for the networks below, one tile per block
 SMALL = TPUConfig(rows=8, cols=8, ub_bytes=1 << 16, acc_rows=256)

@@ -8,8 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from systolic import tpu
-from systolic.tpu import (Conv2D, Dense, Graph, Network, Pool2D, Requant, TPUConfig,
-                          compile_graph, compile_network)
+from systolic.tpu import (
+    Conv2D,
+    Dense,
+    Graph,
+    Network,
+    Pool2D,
+    Requant,
+    TPUConfig,
+    compile_graph,
+    compile_network,
+)
 
 SMALL = TPUConfig(rows=8, cols=8, ub_bytes=1 << 16, acc_rows=64)
 

@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from systolic.timing import breakdown as contract_breakdown
-from systolic.tpu import (TopologyError, TPUConfig, compile_network, digits_mlp, format_timings,
-                          read_topology, time_topology)
+from systolic.tpu import (
+    TopologyError,
+    TPUConfig,
+    compile_network,
+    digits_mlp,
+    format_timings,
+    read_topology,
+    time_topology,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "data" / "small_topology.csv"

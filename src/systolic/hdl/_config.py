@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .._dataflow import Dataflow, tag_bits
 from .._checks import check_bool, check_choice, check_int
+from .._dataflow import Dataflow, tag_bits
 
 __all__ = ["DATAFLOWS", "ArrayConfig"]
 

@@ -14,8 +14,8 @@ onnxruntime does. SCALE-Sim topology files can be read and timed on the array. S
 from ._compiler import CompiledNetwork, Conv2D, Dense, Network, Pool2D, compile_network
 from ._config import TPUConfig
 from ._digits import DigitsModel, digits_mlp
-from ._graph import CompiledGraph, Graph, compile_graph
 from ._faults import matrix_cycles, prune_network
+from ._graph import CompiledGraph, Graph, compile_graph
 from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disassemble
 from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
 from ._onnx import LayerReport, OnnxReport, OnnxSession

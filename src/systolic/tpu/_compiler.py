@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import check_bool, check_choice, check_int, check_int_array, is_int
 from .._engine import exact_product, wrap
 from ._config import TPUConfig
-from .._checks import check_bool, check_choice, check_int, check_int_array, is_int
 from ._isa import Instruction, Program
 from ._machine import TPU, RunReport
 from ._quant import FUNCTIONS, POOLS, Requant, activate, pool

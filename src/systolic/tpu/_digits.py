@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_int
-
 from ._compiler import Dense, Network
 from ._quant import Requant
 

@@ -18,8 +18,19 @@ import numpy as np
 
 from .._checks import check_bool, check_choice, check_int, is_int
 from .._engine import exact_product, wrap
-from ._compiler import (Conv2D, Dense, Network, Pool2D, _bias_block, _bias_planes, _Emitter,
-                        _int_array, _Layout, _quant_instruction, _Shape)
+from ._compiler import (
+    Conv2D,
+    Dense,
+    Network,
+    Pool2D,
+    _bias_block,
+    _bias_planes,
+    _Emitter,
+    _int_array,
+    _Layout,
+    _quant_instruction,
+    _Shape,
+)
 from ._config import TPUConfig
 from ._isa import Instruction, Program
 from ._machine import TPU, RunReport

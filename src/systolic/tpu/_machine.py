@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._checks import check_choice, check_int, check_int_array
 from .._dataflow import Dataflow
 from .._engine import wrap
 from .._fault_engine import check_fast_faults
 from .._schedule import load_bounds, switch_bounds
 from .._table import Column, Table
-from .._checks import check_choice, check_int, check_int_array
 from ..array import SystolicArray
 from ._config import TPUConfig
 from ._isa import MNEMONICS, Program, ProgramError

@@ -14,7 +14,7 @@ EDGE_NAMES = ("x_data", "x_valid", "x_flag", "w_data", "w_valid", "w_tag")
 
 
 def _check_lanes(sidecar: dict, a: np.ndarray, b: np.ndarray):
-    from systolic import Dataflow   # only the test process, which runs the model, gets here
+    from systolic import Dataflow  # only the test process, which runs the model, gets here
 
     # The hardware's lane signedness is fixed at generation: the stimulus must fit it.
     x_op, w_op = (b, a) if Dataflow(sidecar["dataflow"]).transposed else (a, b)
