@@ -159,18 +159,10 @@ class Network:
         layers = list(layers)
         if not layers:
             raise ValueError("a network needs at least one layer")
-        message = f"input_shape must be (K,) or (H, W, C) of positive ints, not {input_shape!r}"
-        if not isinstance(input_shape, (tuple, list)) or not all(is_int(d) for d in input_shape):
-            raise TypeError(message)
-        shape = tuple(int(d) for d in input_shape)
-        self.input_shape = shape
-        if len(shape) == 1:
-            shape = (1, 1) + shape
-        if len(shape) != 3 or any(d < 1 for d in shape):
-            raise ValueError(message)
+        self.input_shape, image = _input_shape(input_shape)
         self.input_signed = check_bool("input_signed", input_signed)
         self.layers = layers
-        self.stages = self._fuse(layers, _Shape(*shape))
+        self.stages = self._fuse(layers, image)
 
     @staticmethod
     def _fuse(layers, shape: _Shape) -> list[_Stage]:
@@ -225,11 +217,7 @@ class Network:
 
     def check_input(self, x) -> np.ndarray:
         """``x`` as int64 ``(N,) + input_shape`` with values in the input range."""
-        low, high = (-128, 127) if self.input_signed else (0, 255)
-        array = _int_array("x", x, len(self.input_shape) + 1, low, high)
-        if array.shape[1:] != self.input_shape:
-            raise ValueError(f"x must have shape (N,) + {self.input_shape}, got {array.shape}")
-        return array
+        return _check_input(x, self.input_shape, self.input_signed)
 
     def macs(self, batch: int) -> int:
         """Multiply-accumulates one forward pass of ``batch`` examples needs."""
@@ -360,11 +348,7 @@ class CompiledNetwork:
         if x.shape[0] != self.batch:
             raise ValueError(f"x has {x.shape[0]} examples, the program was compiled for "
                              f"batch {self.batch}")
-        tpu = TPU(self.config)
-        for addr, tile in self.tiles:
-            tpu.weight_memory.write(addr, tile.astype(np.int8))
-        for addr, rows in self.host_blocks:
-            tpu.host.write(addr, rows)
+        tpu = _loaded_tpu(self.config, self.tiles, self.host_blocks)
         inp = self.in_layout
         tpu.host.write(self.host_input,
                        inp.pack(x.reshape(self.batch, inp.h, inp.w, inp.c), self.config.row_bytes))
@@ -373,6 +357,37 @@ class CompiledNetwork:
         raw = tpu.host.read(self.host_output, out.rows * self.config.row_bytes)
         values = out.unpack(raw.reshape(out.rows, -1), self.network.output_signed)
         return values.reshape(self.batch, -1), report
+
+
+def _input_shape(input_shape) -> tuple[tuple[int, ...], _Shape]:
+    """A network's ``input_shape`` checked, and as an image (a dense input is 1 x 1 x K)."""
+    message = f"input_shape must be (K,) or (H, W, C) of positive ints, not {input_shape!r}"
+    if not isinstance(input_shape, (tuple, list)) or not all(is_int(d) for d in input_shape):
+        raise TypeError(message)
+    shape = tuple(int(d) for d in input_shape)
+    image = (1, 1) + shape if len(shape) == 1 else shape
+    if len(image) != 3 or any(d < 1 for d in image):
+        raise ValueError(message)
+    return shape, _Shape(*image)
+
+
+def _check_input(x, input_shape: tuple, signed: bool) -> np.ndarray:
+    """``x`` as int64 ``(N,) + input_shape`` with values in the int8 or uint8 range."""
+    low, high = (-128, 127) if signed else (0, 255)
+    array = _int_array("x", x, len(input_shape) + 1, low, high)
+    if array.shape[1:] != input_shape:
+        raise ValueError(f"x must have shape (N,) + {input_shape}, got {array.shape}")
+    return array
+
+
+def _loaded_tpu(config: TPUConfig, tiles, host_blocks) -> TPU:
+    """A fresh TPU with a compiled program's weight tiles and host data in place."""
+    tpu = TPU(config)
+    for addr, tile in tiles:
+        tpu.weight_memory.write(addr, tile.astype(np.int8))
+    for addr, rows in host_blocks:
+        tpu.host.write(addr, rows)
+    return tpu
 
 
 class _Emitter:
@@ -407,8 +422,10 @@ class _Emitter:
         self.tiles.append((addr, tile))
         return addr
 
-    def matmul(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
-               accumulate: bool, unsigned: bool) -> None:
+    def multiply(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
+                 accumulate: bool, unsigned: bool) -> None:
+        """Emit a MatrixMultiply (a Convolve when strided) of ``rows`` vectors with tile
+        ``addr``."""
         flags = (("acc",) if accumulate else ()) + (("switch",) if switch else ()) + \
             (("xu",) if unsigned else ())
         if switch:
@@ -417,6 +434,11 @@ class _Emitter:
             self.emit("MatrixMultiply", ub, acc, rows, flags=flags)
         else:
             self.emit("Convolve", ub, acc, rows, stride, flags=flags)
+
+    def matmul(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
+               accumulate: bool, unsigned: bool) -> None:
+        self.multiply(addr, ub, acc, rows, stride, switch=switch, accumulate=accumulate,
+                      unsigned=unsigned)
         # the previous block's activation goes after this block's first product, so the
         # activation unit works while the array streams
         self.flush()

@@ -25,15 +25,17 @@ from ._compiler import (
     Pool2D,
     _bias_block,
     _bias_planes,
+    _check_input,
     _Emitter,
-    _int_array,
+    _input_shape,
     _Layout,
+    _loaded_tpu,
     _quant_instruction,
     _Shape,
 )
 from ._config import TPUConfig
 from ._isa import Instruction, Program
-from ._machine import TPU, RunReport
+from ._machine import RunReport
 from ._quant import FUNCTIONS, Requant, activate, pool
 
 __all__ = ["CompiledGraph", "Graph", "compile_graph"]
@@ -81,16 +83,9 @@ class Graph:
     """
 
     def __init__(self, input_shape, *, input_signed: bool = True):
-        message = f"input_shape must be (K,) or (H, W, C) of positive ints, not {input_shape!r}"
-        if not isinstance(input_shape, (tuple, list)) or not all(is_int(d) for d in input_shape):
-            raise TypeError(message)
-        shape = tuple(int(d) for d in input_shape)
-        full = (1, 1) + shape if len(shape) == 1 else shape
-        if len(full) != 3 or any(d < 1 for d in full):
-            raise ValueError(message)
-        self.input_shape = shape
+        self.input_shape, image = _input_shape(input_shape)
         self.input_signed = check_bool("input_signed", input_signed)
-        self._nodes = [_Node("input", (), None, _Shape(*full), self.input_signed)]
+        self._nodes = [_Node("input", (), None, image, self.input_signed)]
         self._outputs: list[int] = []
 
     @classmethod
@@ -226,11 +221,7 @@ class Graph:
 
     def check_input(self, x) -> np.ndarray:
         """``x`` as int64 ``(N,) + input_shape`` with values in the input range."""
-        low, high = (-128, 127) if self.input_signed else (0, 255)
-        array = _int_array("x", x, len(self.input_shape) + 1, low, high)
-        if array.shape[1:] != self.input_shape:
-            raise ValueError(f"x must have shape (N,) + {self.input_shape}, got {array.shape}")
-        return array
+        return _check_input(x, self.input_shape, self.input_signed)
 
     def macs(self, batch: int) -> int:
         """Multiply-accumulates of the dense and convolution layers for ``batch`` examples."""
@@ -459,11 +450,7 @@ class CompiledGraph:
         if x.shape[0] != total:
             raise ValueError(f"x has {x.shape[0]} examples, the program was compiled for "
                              f"{self.batches} batch(es) of {self.batch}")
-        tpu = TPU(self.config)
-        for addr, tile in self.tiles:
-            tpu.weight_memory.write(addr, tile.astype(np.int8))
-        for addr, rows in self.host_blocks:
-            tpu.host.write(addr, rows)
+        tpu = _loaded_tpu(self.config, self.tiles, self.host_blocks)
         inp, row_bytes = self.in_layout, self.config.row_bytes
         for b, addr in enumerate(self.host_inputs):
             part = x[b * self.batch:(b + 1) * self.batch]
@@ -539,14 +526,8 @@ class _GraphEmitter(_Emitter):
     def mm(self, addr: int, ub: int, acc: int, rows: int, stride: int, *, switch: bool,
            accumulate: bool, unsigned: bool) -> None:
         self.touch(ub=(ub, ub + (rows - 1) * stride + 1), acc=(acc, acc + rows))
-        flags = (("acc",) if accumulate else ()) + (("switch",) if switch else ()) + \
-            (("xu",) if unsigned else ())
-        if switch:
-            self.tile_order.append(addr)
-        if stride == 1:
-            self.emit("MatrixMultiply", ub, acc, rows, flags=flags)
-        else:
-            self.emit("Convolve", ub, acc, rows, stride, flags=flags)
+        self.multiply(addr, ub, acc, rows, stride, switch=switch, accumulate=accumulate,
+                      unsigned=unsigned)
         self.stream(rows)
 
     def shared_tile(self, key) -> int:
