@@ -465,17 +465,56 @@ def _timed(command, cwd, timeout):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _scalesim_network(cache: Path | None, key: str, command, folder: Path,
+                      timeout: float) -> dict | None:
+    """SCALE-Sim's run of one network: from ``cache/key`` if it is there, else run it.
+
+    Returns its seconds and peak memory (``None`` when it ran over ``timeout``), with its
+    reports under ``folder/theirs``; a finished or timed-out run is kept in ``cache/key``.
+    """
+    reports = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
+    stored = cache / key if cache is not None else None
+    if stored is not None and (stored / "result.json").exists():
+        result = json.loads((stored / "result.json").read_text())
+        if result.get("timeout") is None or result["timeout"] >= timeout:
+            (folder / "theirs" / RUN_NAME).mkdir(parents=True, exist_ok=True)
+            for report in reports:
+                if (stored / report).exists():
+                    (folder / "theirs" / RUN_NAME / report).write_text(
+                        (stored / report).read_text())
+            return None if "timeout" in result else result
+    result = _timed(command, folder, timeout)
+    if stored is not None:
+        stored.mkdir(parents=True, exist_ok=True)
+        if result is None:
+            (stored / "result.json").write_text(json.dumps({"timeout": timeout}))
+        else:
+            for report in reports:
+                (stored / report).write_text(
+                    (folder / "theirs" / RUN_NAME / report).read_text())
+            (stored / "result.json").write_text(
+                json.dumps({**result, "load": os.getloadavg()[0]}))
+    return result
+
+
 def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
-                 timeout: float) -> int:
-    """Whole networks on both tools; print and save the table; return the exit status."""
+                 timeout: float, sizes: list[int], cache: Path | None = None,
+                 scalesim_only: bool = False) -> int:
+    """Whole networks on both tools; print and save the table; return the exit status.
+
+    With ``cache``, SCALE-Sim's runs (reports, time, memory) are kept there and reused, so
+    that ours can be measured again without running SCALE-Sim again; ``scalesim_only`` only
+    fills the cache.
+    """
     versions, _ = ensure_scalesim()
     load = os.getloadavg()[0]
     rows, failures = [], []
-    for size in (256, 32):
+    for size in sizes:
         for name, relative, gemm in NETWORKS:
             if only and name not in only:
                 continue
             print(f"{name} on {size}x{size} ...", flush=True)
+            key = f"{size}-{Path(relative).stem}"
             with tempfile.TemporaryDirectory(prefix="scalesim-net-") as tmp:
                 folder = Path(tmp)
                 config = folder / "google.cfg"
@@ -485,28 +524,34 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
                 layout.write_text("Layer name, unused,\n")
                 topology = topologies / relative
                 flag = "1" if gemm else "0"
+                theirs = _scalesim_network(
+                    cache, key, [str(VENV_PYTHON), "-c", SCALESIM_NETWORK, str(config),
+                                 str(topology), str(layout), str(folder / "theirs"), flag],
+                    folder, timeout)
+                print(f"  SCALE-Sim: {theirs}", flush=True)
+                if scalesim_only:
+                    continue
                 ours = _timed([sys.executable, "-c", OURS_NETWORK, str(config), str(topology),
                                str(folder / "ours"), flag, "1" if with_values else "0"],
                               folder, timeout)
-                theirs = _timed([str(VENV_PYTHON), "-c", SCALESIM_NETWORK, str(config),
-                                 str(topology), str(layout), str(folder / "theirs"), flag],
-                                folder, timeout)
                 if theirs is None:
-                    rows.append([name, f"{size}x{size}", f"skipped (over {timeout:.0f} s)",
-                                 "-", f"{ours['seconds']:.2f} s", f"{ours['peak_mb']:.0f} MB",
+                    rows.append([name, f"{size}x{size}", f"over {timeout:.0f} s, not compared",
+                                 "-", f"{ours['seconds']:.3f} s", f"{ours['peak_mb']:.0f} MB",
                                  "-", "-"])
                     continue
-                equal = all((folder / "ours" / RUN_NAME / report).read_text()
-                            == (folder / "theirs" / RUN_NAME / report).read_text()
+                equal = all((folder / "ours" / RUN_NAME / report).read_bytes()
+                            == (folder / "theirs" / RUN_NAME / report).read_bytes()
                             for report in ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv",
                                            "DETAILED_ACCESS_REPORT.csv"))
                 if not equal:
                     failures.append(f"{name} on {size}x{size}: the reports differ")
                 rows.append([name, f"{size}x{size}", f"{theirs['seconds']:.1f} s",
-                             f"{theirs['peak_mb']:,.0f} MB", f"{ours['seconds']:.2f} s",
+                             f"{theirs['peak_mb']:,.0f} MB", f"{ours['seconds']:.3f} s",
                              f"{ours['peak_mb']:,.0f} MB",
                              f"{theirs['seconds'] / ours['seconds']:,.0f}x",
                              "yes" if equal else "**NO**"])
+    if scalesim_only:
+        return 0
     what = "reports and values" if with_values else "reports only"
     lines = [
         f"# Whole networks: SCALE-Sim 3.0 against `systolic scalesim` ({what})",
@@ -548,10 +593,17 @@ def cli() -> int:
     parser.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
                         help="with --networks: skip a SCALE-Sim run still going after this "
                              "(default 900)")
+    parser.add_argument("--size", action="append", type=int, metavar="N",
+                        help="with --networks: the N x N array (repeatable; default 256, 32)")
+    parser.add_argument("--cache", type=Path, metavar="DIR",
+                        help="with --networks: keep SCALE-Sim's runs in DIR and reuse them")
+    parser.add_argument("--scalesim-only", action="store_true",
+                        help="with --networks --cache: only run SCALE-Sim, filling the cache")
     args = parser.parse_args()
     if args.networks is None:
         return main()
-    return run_networks(args.networks, args.with_values, args.only, args.timeout)
+    return run_networks(args.networks, args.with_values, args.only, args.timeout,
+                        args.size or [256, 32], args.cache, args.scalesim_only)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..tpu._scalesim import TopologyError, TopologyLayer, read_topology
-from . import _kernel
+from . import _closed
+from ._closed import CALC_BANDWIDTH as _CALC_BANDWIDTH
 from ._config import Config, ConfigError, read_config
 
 __all__ = ["Config", "ConfigError", "Report", "read_config", "run", "write_reports",
@@ -37,9 +38,6 @@ HEADERS = {
         "DRAM Filter Start Cycle, DRAM Filter Stop Cycle, DRAM Filter Reads, "
         "DRAM OFMAP Start Cycle, DRAM OFMAP Stop Cycle, DRAM OFMAP Writes,"),
 }
-# CALC mode prefetches at this many words per cycle (hard-coded in SCALE-Sim).
-_CALC_BANDWIDTH = 10
-_DATAFLOWS = {"ws": _kernel.WS, "is": _kernel.IS, "os": _kernel.OS}
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,10 @@ def _valid_ifmap(layer, m, k):
     return rows_in * cols_in * ch
 
 
-def _layer(layer: TopologyLayer, config: Config):
+def _replay_counts(layer: TopologyLayer, config: Config):
+    # The compiled replay of SCALE-Sim's buffers (imported here: numba only when needed);
+    # returns what _closed.counts returns.
+    from . import _kernel
     rows, cols = config.rows, config.cols
     m, k, n = layer.scalesim_m, layer.k, layer.n
     if layer.conv is not None:
@@ -109,12 +110,11 @@ def _layer(layer: TopologyLayer, config: Config):
     else:
         ifh, ifw, fw, ch, stride, ew = m, k, k, 1, 1, 1
     dataflow = config.dataflow
-    sr, sc, t = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[dataflow]
-    rf, cf = -(-sr // rows), -(-sc // cols)
+    sr, sc = {"ws": (k, n), "is": (k, m), "os": (m, n)}[dataflow]
     if_items = config.ifmap_kb * 1024 // 100
     fi_items = config.filter_kb * 1024 // 100
     conv = np.array([ew, stride, ifh, ifw, fw, ch], np.int64)
-    code = _DATAFLOWS[dataflow]
+    code = {"ws": _kernel.WS, "is": _kernel.IS, "os": _kernel.OS}[dataflow]
     user = config.bandwidth_mode == "USER"
     buffers = []
     for operand, (size_kb, bw, n_addr) in enumerate((
@@ -160,6 +160,26 @@ def _layer(layer: TopologyLayer, config: Config):
                                int(out[_kernel.FI_LAST_FLUSH]), 50 * fi_items, fi_items)
         dram_reads = (int(out[_kernel.IF_DRAM_READS]), int(out[_kernel.FI_DRAM_READS]))
     of_dram = (int(out[_kernel.OF_DRAM_START]), int(out[_kernel.OF_DRAM_STOP]))
+    sram_windows = ((int(out[_kernel.IF_SRAM_START]), int(out[_kernel.IF_SRAM_STOP])),
+                    (int(out[_kernel.FI_SRAM_START]), int(out[_kernel.FI_SRAM_STOP])),
+                    (int(out[_kernel.OF_SRAM_START]), int(out[_kernel.OF_SRAM_STOP])))
+    return (total, stall, sram_windows, dram_reads, (if_dram, fi_dram, of_dram),
+            int(out[_kernel.OF_DRAM_WRITES]))
+
+
+def _layer(layer: TopologyLayer, config: Config, replay: bool = False):
+    # One layer's three report rows; ``replay`` forces the replay even where a closed form
+    # exists (the tests compare the two).
+    rows, cols = config.rows, config.cols
+    m, k, n = layer.scalesim_m, layer.k, layer.n
+    dataflow = config.dataflow
+    sr, sc, t = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[dataflow]
+    rf, cf = -(-sr // rows), -(-sc // cols)
+    found = None if replay else _closed.counts(layer, config)
+    if found is None:
+        found = _replay_counts(layer, config)
+    total, stall, sram_windows, dram_reads, windows, of_writes = found
+    if_dram, fi_dram, _ = windows
     # SRAM counts as SCALE-Sim's compute classes count them (before padding).
     folds = [(min(rows, sr - fr * rows), min(cols, sc - fc * cols))
              for fc in range(cf) for fr in range(rf)]
@@ -175,18 +195,14 @@ def _layer(layer: TopologyLayer, config: Config):
         fold_cycles = rows + cols + t - 2
     mapping = sum([ru * cu / (rows * cols) for ru, cu in folds]) / len(folds)
     compute = sum([ru * cu * t / (rows * cols * fold_cycles) for ru, cu in folds]) / len(folds)
-    dram = (*dram_reads, int(out[_kernel.OF_DRAM_WRITES]))
-    windows = (if_dram, fi_dram, of_dram)
+    dram = (*dram_reads, of_writes)
     compute_row = dict(zip(_columns("COMPUTE_REPORT.csv"), (
-        int(of_dram[1] - min(if_dram[0], fi_dram[0])), total, stall,
+        int(windows[2][1] - min(if_dram[0], fi_dram[0])), total, stall,
         (m * n * k * 100) / (total * rows * cols), mapping * 100, compute * 100), strict=True))
     bandwidth_row = dict(zip(_columns("BANDWIDTH_REPORT.csv"), (
         *(count / total for count in sram),
         *(count / (stop - start + 1)
           for count, (start, stop) in zip(dram, windows, strict=True))), strict=True))
-    sram_windows = [(out[_kernel.IF_SRAM_START], out[_kernel.IF_SRAM_STOP]),
-                    (out[_kernel.FI_SRAM_START], out[_kernel.FI_SRAM_STOP]),
-                    (out[_kernel.OF_SRAM_START], out[_kernel.OF_SRAM_STOP])]
     detail = []
     for (start, stop), count in zip(sram_windows, sram, strict=True):
         detail += [float(start), float(stop), count]
