@@ -39,6 +39,25 @@ def test_flattening_removes_registers_that_reach_no_output():
     assert figures["flip_flops"] == 16 + 1 + 8 + 8
 
 
+# Every figure the command reports; the per-module sum must equal the whole array's.
+FIGURES = ("cells", "flip_flops", "luts", "dsps", "multipliers", "ge", "cell_types")
+
+
+@pytest.mark.parametrize(("rows", "cols", "dataflow", "target"), [
+    (2, 2, "ws", "generic"), (3, 4, "ws", "generic"), (3, 4, "os", "generic"),
+    (4, 4, "os", "generic"), (4, 4, "ws", "ecp5")])
+def test_per_module_counts_are_the_hierarchical_synthesis(rows, cols, dataflow, target):
+    by_modules = synthesize(rows, cols, dataflow, target=target)
+    whole = synthesize(rows, cols, dataflow, target=target, method="hierarchy")
+    assert by_modules["method"] == "modules" and whole["method"] == "hierarchy"
+    assert {key: by_modules[key] for key in FIGURES} == {key: whole[key] for key in FIGURES}
+    modules = by_modules["modules"]
+    assert modules["systolic_array_pe"]["instances"] == rows * cols
+    # The top holds only instances and wires: no logic of its own on these targets.
+    assert modules["systolic_array"] == {"instances": 1, "cells": 0, "cell_types": {}}
+    assert sum(m["instances"] * m["cells"] for m in modules.values()) == by_modules["cells"]
+
+
 def test_generic_area_is_the_weighted_cell_count():
     figures = synthesize(1, 1, "os")
     expected = sum(GE_WEIGHTS[name] * n for name, n in figures["cell_types"].items())
@@ -55,8 +74,10 @@ def test_ecp5_maps_one_multiplier_per_pe_to_a_dsp():
 def test_cli_json_has_the_fields(capsys):
     assert main(["synth", "--dims", "1x2", "--dataflow", "os", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert set(figures) >= {"config", "target", "cells", "flip_flops", "luts", "dsps",
-                            "multipliers", "ge", "cell_types", "yosys_seconds"}
+    assert set(figures) >= {"config", "target", "method", "flatten", "cells", "flip_flops",
+                            "luts", "dsps", "multipliers", "ge", "cell_types", "yosys_seconds",
+                            "modules"}
+    assert figures["method"] == "modules" and figures["flatten"] is False
     assert figures["config"]["cols"] == 2 and figures["target"] == "generic"
 
 
@@ -64,6 +85,14 @@ def test_cli_text(capsys):
     assert main(["synth", "--dims", "1x1"]) == 0
     out = capsys.readouterr().out
     assert "flip-flops" in out and "area (GE)" in out
+    assert "each module synthesised once and counted per instance" in out
+
+
+def test_cli_flatten_is_the_flat_method(capsys):
+    assert main(["synth", "--dims", "1x1", "--flatten", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["method"] == "flat" and figures["flatten"] is True
+    assert "modules" not in figures
 
 
 def test_cli_errors_are_one_line(capsys):
@@ -79,6 +108,19 @@ def test_bad_arguments():
         synthesize(2, 2, target="asic")
     with pytest.raises(TypeError, match="flatten must be a bool, got 1"):
         synthesize(2, 2, flatten=1)
+    with pytest.raises(ValueError, match="unknown method 'whole': expected one of 'modules', "
+                                         "'hierarchy', 'flat'"):
+        synthesize(2, 2, method="whole")
+    with pytest.raises(ValueError, match="flatten=True is method 'flat', got method 'modules'"):
+        synthesize(2, 2, flatten=True, method="modules")
+    with pytest.raises(ValueError, match="rows must be"):
+        synthesize(0, 2)
+
+
+def test_cli_method_errors_are_one_line(capsys):
+    assert main(["synth", "--dims", "2x2", "--flatten", "--method", "hierarchy"]) == 2
+    assert capsys.readouterr().err == ("systolic synth: error: flatten=True is method 'flat', "
+                                       "got method 'hierarchy'\n")
 
 
 def test_missing_extra_names_it(monkeypatch, capsys):

@@ -20,6 +20,7 @@ from ._generate import (
     faults_from_sidecar,
     generate,
     load_sidecar,
+    module_verilog,
     write,
     write_reference_configs,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "faults_from_sidecar",
     "generate",
     "load_sidecar",
+    "module_verilog",
     "write",
     "write_reference_configs",
     # _packed
