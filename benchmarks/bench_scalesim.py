@@ -426,43 +426,41 @@ sim.run_scale(top_path=top_path)
 print(json.dumps({"seconds": time.perf_counter() - start,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-# The same in our environment; with "values", every layer also runs on the array model.
+# The same in our environment: the reports (and with "values" every layer's product on the
+# array model, checked against numpy). Prints the whole run's seconds, those of the report
+# computation alone and of the array model, and the peak RSS.
 OURS_NETWORK = """
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 start = time.perf_counter()
-import numpy as np
-from systolic import SystolicArray
-from systolic.scalesim import run, write_reports
+from systolic.scalesim import check_values, run, write_reports
 config, topology, top_path, gemm, values = sys.argv[1:6]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    begin = time.perf_counter()
     report = run(config, topology, gemm=gemm == "1")
+    reports = time.perf_counter() - begin
 write_reports(report, top_path)
-if values == "1":
-    cfg = report.config
-    array = SystolicArray(cfg.rows, cfg.cols, cfg.dataflow)
-    rng = np.random.default_rng(0)
-    for layer in report.layers:
-        a = rng.integers(-128, 128, (layer.m, layer.k), dtype=np.int8)
-        b = rng.integers(-128, 128, (layer.k, layer.n), dtype=np.int8)
-        out = array.run(a, b, engine="fast").output
-        expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-        if not np.array_equal(out, expected):
-            sys.exit(f"values differ from numpy on layer {layer.name}")
-print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+model = check_values(report) if values == "1" else None
+# VmHWM is this program's own peak; ru_maxrss would also count the benchmark's RSS at the fork.
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(json.dumps({"seconds": time.perf_counter() - start, "report_seconds": reports,
+                  "model_seconds": model, "peak_mb": peak / 1024}))
 """
 
 
 def _timed(command, cwd, timeout):
+    # The subprocess's JSON line, with "wall": its whole wall time, interpreter start included.
+    start = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, cwd=cwd,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
+    wall = time.perf_counter() - start
     if done.returncode != 0:
         raise BenchmarkError(f"{command[2][:40]!r}... failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": wall}
 
 
 def _scalesim_network(cache: Path | None, key: str, command, folder: Path,
@@ -508,7 +506,7 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
     """
     versions, _ = ensure_scalesim()
     load = os.getloadavg()[0]
-    rows, failures = [], []
+    rows, failures, scalesim_loads = [], [], []
     for size in sizes:
         for name, relative, gemm in NETWORKS:
             if only and name not in only:
@@ -529,15 +527,20 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
                                  str(topology), str(layout), str(folder / "theirs"), flag],
                     folder, timeout)
                 print(f"  SCALE-Sim: {theirs}", flush=True)
+                if theirs is not None and "load" in theirs:
+                    scalesim_loads.append(theirs["load"])
                 if scalesim_only:
                     continue
                 ours = _timed([sys.executable, "-c", OURS_NETWORK, str(config), str(topology),
                                str(folder / "ours"), flag, "1" if with_values else "0"],
                               folder, timeout)
+                ours_cells = [f"{ours['report_seconds']:.3f} s", f"{ours['wall']:.2f} s",
+                              f"{ours['peak_mb']:,.0f} MB"]
+                if with_values:
+                    ours_cells.insert(1, f"{ours['model_seconds']:.2f} s")
                 if theirs is None:
                     rows.append([name, f"{size}x{size}", f"over {timeout:.0f} s, not compared",
-                                 "-", f"{ours['seconds']:.3f} s", f"{ours['peak_mb']:.0f} MB",
-                                 "-", "-"])
+                                 "-", *ours_cells, "-", "-", "-"])
                     continue
                 equal = all((folder / "ours" / RUN_NAME / report).read_bytes()
                             == (folder / "theirs" / RUN_NAME / report).read_bytes()
@@ -546,29 +549,39 @@ def run_networks(topologies: Path, with_values: bool, only: list[str] | None,
                 if not equal:
                     failures.append(f"{name} on {size}x{size}: the reports differ")
                 rows.append([name, f"{size}x{size}", f"{theirs['seconds']:.1f} s",
-                             f"{theirs['peak_mb']:,.0f} MB", f"{ours['seconds']:.3f} s",
-                             f"{ours['peak_mb']:,.0f} MB",
-                             f"{theirs['seconds'] / ours['seconds']:,.0f}x",
+                             f"{theirs['peak_mb']:,.0f} MB", *ours_cells,
+                             f"{theirs['seconds'] / ours['report_seconds']:,.0f}x",
+                             f"{theirs['seconds'] / ours['wall']:,.0f}x",
                              "yes" if equal else "**NO**"])
     if scalesim_only:
         return 0
+    end_load = os.getloadavg()[0]
     what = "reports and values" if with_values else "reports only"
     lines = [
         f"# Whole networks: SCALE-Sim 3.0 against `systolic scalesim` ({what})",
         "",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores, load average {load:.2f} at the start "
-        f"(shared with other jobs); Python {platform.python_version()}, numpy "
-        f"{np.__version__}; SCALE-Sim {versions['scalesim']} with numpy {versions['numpy']}.",
+        f"and {end_load:.2f} at the end of our runs"
+        + (f", {min(scalesim_loads):.2f}-{max(scalesim_loads):.2f} at the end of SCALE-Sim's"
+           if scalesim_loads else "")
+        + f"; Python {platform.python_version()}, numpy {np.__version__}; SCALE-Sim "
+        f"{versions['scalesim']} with numpy {versions['numpy']}.",
         "",
         "Config: SCALE-Sim's `google.cfg` (os, 6 MB / 6 MB / 2 MB SRAMs, USER bandwidth 10) at "
-        "256x256 and at 32x32. Each tool runs once per network in a fresh subprocess (times "
-        "include imports and, for us, loading numba's cached kernels); peak memory is the "
-        "subprocess's maximum RSS. \"equal\" means the three report files are identical"
-        + (". Our run also computes every layer's int8 product on the array model, checked "
-           "against numpy." if with_values else "."),
+        "256x256 and at 32x32. Each tool runs once per network in a fresh subprocess. "
+        "SCALE-Sim's time is its import and run (`scalesim.run_scale`, no traces written); "
+        "\"our reports\" is `systolic.scalesim.run` alone, \"our process\" the whole "
+        "subprocess's wall time (interpreter start, imports, reports written"
+        + (", values" if with_values else "") + "). Peak memory is each subprocess's maximum "
+        "RSS. \"equal\" means the three report files are identical byte for byte"
+        + (". \"our model\" is the time of `check_values`: every layer's true GEMM on the "
+           "array model's fast path with seeded int8 operands, checked against numpy."
+           if with_values else "."),
         "",
-        *markdown_table(["network", "array", "SCALE-Sim time", "SCALE-Sim peak", "our time",
-                         "our peak", "speed-up", "equal"], rows, align="<<>>>>><"),
+        *markdown_table(["network", "array", "SCALE-Sim time", "SCALE-Sim peak", "our reports",
+                         *(["our model"] if with_values else []), "our process", "our peak",
+                         "speed-up (reports)", "speed-up (process)", "equal"], rows,
+                        align="<<>>>>>>>><" if with_values else "<<>>>>>>><"),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -14,26 +14,38 @@ call needs and refuse it with a ``ValueError`` past 4 GiB; the environment varia
 suffix).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from ._dataflow import Dataflow
-from .array import (
-    ArrayTrace,
-    CycleBreakdown,
-    EdgeStream,
-    FaultReport,
-    OutputStream,
-    RunResult,
-    Stepper,
-    SystolicArray,
-    matmul,
-)
-from .faults import Fault
 
-try:
-    __version__ = version("systolic")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+# Public names and the modules that define them, imported on first use (PEP 562): the array
+# engines load numba, and ``systolic scalesim`` or ``import systolic.timing`` need none of it.
+_LAZY = {
+    "ArrayTrace": "array", "CycleBreakdown": "array", "EdgeStream": "array",
+    "FaultReport": "array", "OutputStream": "array", "RunResult": "array", "Stepper": "array",
+    "SystolicArray": "array", "matmul": "array", "Fault": "faults",
+}
+
+
+def __getattr__(name):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("systolic")
+        except PackageNotFoundError:  # imported from a source tree that was never installed
+            value = "0+unknown"
+    elif name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "__version__",

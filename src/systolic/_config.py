@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
-import numba
-
 __all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "CYCLES_PER_SECOND", "PROGRESS_SECONDS",
            "PE_CYCLES_PER_SECOND", "TRACE_CELL_LIMIT", "jit"]
 
@@ -14,7 +10,17 @@ __all__ = ["BLOCK_COLS", "BLOCK_CYCLES", "BLOCK_ROWS", "CYCLES_PER_SECOND", "PRO
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False,
                "error_model": "numpy", "boundscheck": False}
 
-jit = functools.partial(numba.njit, **JIT_OPTIONS)
+
+
+def jit(*args, **options):
+    """``numba.njit`` with :data:`JIT_OPTIONS` (``options`` override them).
+
+    Used as ``@jit`` or ``@jit(parallel=True)``. numba is imported here, at the first
+    decoration, so that modules reading only this file's constants do not load it.
+    """
+    import numba
+
+    return numba.njit(*args, **{**JIT_OPTIONS, **options})
 
 #: A trace window may hold at most this many register values (cycles x R x C x registers).
 TRACE_CELL_LIMIT = 10**8

@@ -304,10 +304,10 @@ def report_counts(report, config) -> Counts:
 
 
 def _counts(obj, sram_kib, config) -> Counts:
-    from .array import RunResult
-
     if isinstance(obj, Counts):
         return obj
+    from .array import RunResult  # here, not for Counts: the array loads numba
+
     if isinstance(obj, RunResult):
         return run_counts(obj, sram_kib=DEFAULT_SRAM_KIB if sram_kib is None else sram_kib)
     if config is not None:
@@ -381,24 +381,26 @@ def area_mm2(design, *, dataflow="ws", sram_kib: float = 0, acc_bits: int = 32,
     >>> round(area_mm2((256, 256)), 2)               # TPU v1's array of ws PEs
     49.98
     """
-    from .array import RunResult
-    from .tpu import TPUConfig
-
     table = AreaTable() if table is None else table
     if not isinstance(table, AreaTable):
         raise TypeError(f"table must be an AreaTable, not {table!r}")
-    if isinstance(design, TPUConfig):
-        rows, cols = design.rows, design.cols
-        dataflow, acc_bits = "ws", 32
-        sram_kib = (design.ub_bytes + design.acc_rows * cols * 4
-                    + design.weight_fifo_tiles * design.tile_bytes) / 1024
-    elif isinstance(design, RunResult):
-        (rows, cols), dataflow = design.dims, design.dataflow
-    elif (isinstance(design, tuple) and len(design) == 2):
+    if isinstance(design, tuple) and len(design) == 2:
         rows, cols = (check_size("rows", design[0]), check_size("cols", design[1]))
     else:
-        raise TypeError(f"design must be (rows, cols), a RunResult or a tpu.TPUConfig, "
-                        f"not {design!r}")
+        # Imported only for these designs: the array loads numba.
+        from .array import RunResult
+        from .tpu import TPUConfig
+
+        if isinstance(design, TPUConfig):
+            rows, cols = design.rows, design.cols
+            dataflow, acc_bits = "ws", 32
+            sram_kib = (design.ub_bytes + design.acc_rows * cols * 4
+                        + design.weight_fifo_tiles * design.tile_bytes) / 1024
+        elif isinstance(design, RunResult):
+            (rows, cols), dataflow = design.dims, design.dataflow
+        else:
+            raise TypeError(f"design must be (rows, cols), a RunResult or a tpu.TPUConfig, "
+                            f"not {design!r}")
     sram_kib = _check_number("sram_kib", sram_kib)
     um2 = rows * cols * table.pe_um2(rows, dataflow, acc_bits) + sram_kib * \
         table.sram_um2_per_kib

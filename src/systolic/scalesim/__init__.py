@@ -20,8 +20,8 @@ from . import _closed
 from ._closed import CALC_BANDWIDTH as _CALC_BANDWIDTH
 from ._config import Config, ConfigError, read_config
 
-__all__ = ["Config", "ConfigError", "Report", "read_config", "run", "write_reports",
-           "HEADERS"]
+__all__ = ["Config", "ConfigError", "Report", "ValuesError", "check_values", "read_config",
+           "run", "write_reports", "HEADERS"]
 
 HEADERS = {
     "COMPUTE_REPORT.csv": (
@@ -257,6 +257,60 @@ def run(config, topology, gemm: bool = False, *, progress: bool = False) -> Repo
     tables = [_layer(layer, config) for layer in iterator]
     return Report(config, layers, [t[0] for t in tables], [t[1] for t in tables],
                   [t[2] for t in tables])
+
+
+class ValuesError(ArithmeticError):
+    """A layer's output computed on the array model differs from numpy's."""
+
+
+def check_values(report: Report, *, seed: int = 0, progress: bool = False) -> float:
+    """Compute every layer's output on the array model and check it against numpy.
+
+    Each layer's true GEMM (``layer.m x layer.k @ layer.k x layer.n``, not SCALE-Sim's padded
+    ``M``) runs on a :class:`systolic.SystolicArray` of the report's size and dataflow through
+    the fast path, with int8 operands drawn from ``numpy.random.default_rng(seed)`` layer after
+    layer; the reference is numpy's product of the same operands in float64, exact here (every
+    sum is below ``2**53``) and converted to int64.
+
+    Returns
+    -------
+    float
+        Seconds spent in the array model (the reference's time not included).
+
+    Raises
+    ------
+    ValuesError
+        Naming the first layer whose output differs, and where.
+    """
+    import time
+
+    from ..array import SystolicArray
+
+    config = report.config
+    array = SystolicArray(config.rows, config.cols, config.dataflow)
+    rng = np.random.default_rng(seed)
+    layers = report.layers
+    if progress:
+        from tqdm import tqdm
+        layers = tqdm(layers, desc="values", unit="layer")
+    seconds = 0.0
+    for index, layer in enumerate(layers):
+        a = rng.integers(-128, 128, (layer.m, layer.k), dtype=np.int8)
+        b = rng.integers(-128, 128, (layer.k, layer.n), dtype=np.int8)
+        start = time.perf_counter()
+        output = array.run(a, b, engine="fast").output
+        seconds += time.perf_counter() - start
+        expected = (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+        if output.shape != expected.shape or not np.array_equal(output, expected):
+            if output.shape != expected.shape:
+                where = f"shape {output.shape}, expected {expected.shape}"
+            else:
+                row, col = np.argwhere(output != expected)[0]
+                where = (f"output[{row}, {col}] = {output[row, col]}, numpy gives "
+                         f"{expected[row, col]}")
+            raise ValuesError(f"layer {index} ({layer.name!r}, {layer.m}x{layer.k}x{layer.n}): "
+                              f"{where}")
+    return seconds
 
 
 def write_reports(report: Report, outdir) -> Path:

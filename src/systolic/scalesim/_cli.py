@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import energy
 from ..timing import breakdown
 from ..tpu._scalesim import TopologyError, TopologyWarning, read_topology
-from . import ConfigError, read_config, run, write_reports
+from . import ConfigError, ValuesError, check_values, read_config, run, write_reports
 
 DESCRIPTION = """\
 Compute SCALE-Sim 3.0's COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
@@ -21,7 +21,11 @@ breakdown) and ENERGY_REPORT.csv (each layer's energy at those cycles and the de
 from systolic.energy's 45 nm table, the three SRAMs taken as one buffer). SCALE-Sim's
 traces (layer<i>/*_TRACE.csv) are not written: -s is accepted and ignored. Both bandwidth
 modes (CALC, USER) are modelled; custom layouts, sparsity and Ramulator traces are not
-(they are refused, naming the key)."""
+(they are refused, naming the key).
+
+--with-values also runs every layer's true GEMM on the array model (the fast path, int8
+operands drawn with --seed), checks each output against numpy's and prints the time; the
+exit status is 1, naming the layer, if one differs. The reports are written either way."""
 
 SYSTOLIC_HEADER = ("LayerID, Layer, M, K, N, SCALE-Sim M, Exact Cycles, Weight Load, "
                    "Streaming, Stall, Drain, Fill, Util %,")
@@ -50,6 +54,11 @@ def add_parser(commands) -> None:
                         help="accepted for compatibility; traces are never written")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="a progress bar per layer (default: when stderr is a terminal)")
+    parser.add_argument("--with-values", action="store_true",
+                        help="also compute every layer's output on the array model with random "
+                             "int8 operands and check it against numpy")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the --with-values operands (default 0)")
     parser.set_defaults(handler=main)
 
 
@@ -67,12 +76,13 @@ def main(args) -> int:
         config = read_config(args.c)
     except ConfigError as error:
         return _fail(f"{args.c}: {error}")
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always", TopologyWarning)
             layers = read_topology(args.t, kind=args.i)
         report = run(config, layers if layers[0].line > 1 else args.t, gemm=args.i == "gemm",
-                     progress=sys.stderr.isatty() if args.progress is None else args.progress)
+                     progress=progress)
     except TopologyError as error:
         return _fail(f"{args.t} {error}")
     except UnicodeDecodeError:
@@ -103,4 +113,14 @@ def main(args) -> int:
     cycles = sum(row["Total Cycles"] for row in report.compute)
     print(f"{len(report.layers)} layers on a {config.rows}x{config.cols} {config.dataflow} "
           f"array: {cycles:,} SCALE-Sim cycles; reports in {folder}")
+    if args.with_values:
+        try:
+            seconds = check_values(report, seed=args.seed, progress=progress)
+        except ValuesError as error:
+            print(f"systolic scalesim: error: values differ from numpy: {error}",
+                  file=sys.stderr)
+            return 1
+        macs = sum(layer.m * layer.k * layer.n for layer in report.layers)
+        print(f"values: {len(report.layers)} layers, {macs:,} int8 MACs on the array model in "
+              f"{seconds:.2f} s, equal to numpy")
     return 0

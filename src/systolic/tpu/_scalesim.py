@@ -23,7 +23,6 @@ import numpy as np
 
 from .._checks import check_memory
 from .._table import Column, Table
-from ..array import SystolicArray
 from ..timing import scalesim_breakdown
 
 __all__ = ["LayerTiming", "TopologyError", "TopologyLayer", "TopologyWarning", "format_timings",
@@ -219,6 +218,8 @@ def time_topology(layers, rows: int = 256, cols: int = 256, *, engine: str = "fa
     The array computes the values (``engine="fast"`` by default) and reports the contract's
     cycle count with weight double buffering; SCALE-Sim's count is given next to it.
     """
+    from ..array import SystolicArray
+
     array = SystolicArray(rows, cols, "ws")
     rng = np.random.default_rng(seed)
     out = []
