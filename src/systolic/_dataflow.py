@@ -96,6 +96,20 @@ class Dataflow(enum.Enum):
             return k, m, n
         return m, n, k
 
+    def matmul_of(self, row_extent: int, col_extent: int, vectors: int) -> tuple[int, int, int]:
+        """The ``(m, k, n)`` whose :meth:`extents` are these (the inverse mapping).
+
+        Examples
+        --------
+        >>> Dataflow.IS.matmul_of(*Dataflow.IS.extents(2, 3, 4))
+        (2, 3, 4)
+        """
+        if self is Dataflow.WS:
+            return vectors, row_extent, col_extent
+        if self is Dataflow.IS:
+            return col_extent, row_extent, vectors
+        return row_extent, vectors, col_extent
+
     @property
     def registers(self) -> tuple[str, ...]:
         """Names of the registers of one PE, in the order of the contract's table (section 3).

@@ -299,7 +299,7 @@ def _wrapped_product(a: np.ndarray, b: np.ndarray, acc_bits: int) -> np.ndarray:
 def _matmul_table(report: dict) -> str:
     total = report["breakdown"]["total"]
     # Weight buffering means nothing to os, whose PEs keep outputs, not weights.
-    buffering = ("" if report["dataflow"] == "os" else
+    buffering = ("" if not Dataflow(report["dataflow"]).stationary_weights else
                  f"{'double' if report['double_buffer'] else 'single'}-buffered weights, ")
     lines = [
         f"{report['shape']} matmul on a {report['array']} {report['dataflow']} array "

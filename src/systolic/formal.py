@@ -157,7 +157,7 @@ def _pe_harness(config, widths):
     rst = Signal(name="pe_rst")
     m.d.comb += rst.eq(AnySeq(1))
     registers = list(widths)
-    ws = config.stationary == "ws"
+    ws = config.kind.stationary_weights
     inputs = {f"{name}_in": widths[name] for name in
               ("x", "x_valid", "x_flag", "w", "w_valid", "w_tag", "psum", "psum_valid")}
     inputs.update({"row": config.tag_bits} if ws else {"load": 1})
@@ -276,7 +276,7 @@ def _array_harness(config):
     for signal in ports.values():
         m.d.comb += signal.eq(AnySeq(len(signal)))  # overridden on scheduled cycles below
     expected = {}  # contract cycle -> (valid, [out_data_c])
-    if config.stationary == "ws":
+    if config.kind.stationary_weights:
         weights = [[[const(8, f"w_t{j}_k{k}_c{c}") for c in range(cols)] for k in range(rows)]
                    for j in range(2)]
         loads = {0: 0, 1: rows}          # L_0 = 0, L_1 = s_0

@@ -66,18 +66,22 @@ def random_case(rng, rows: int, cols: int, dataflow: str, x_signed: bool, w_sign
     and N (accumulation across tiles), ``short`` streams fewer vectors than ``rows`` per tile
     so weight tiles switch back to back, ``gaps`` is ``folds`` with random idle cycles.
     """
-    k = int(rng.integers(1, max_folds * rows + 1))
-    if dataflow == "ws":
-        m = int(rng.integers(1, rows + 1)) if kind == "short" else int(rng.integers(1, 2 * rows))
-        n = int(rng.integers(1, max_folds * cols + 1))
-    elif dataflow == "is":
-        n = int(rng.integers(1, rows + 1)) if kind == "short" else int(rng.integers(1, 2 * rows))
-        m = int(rng.integers(1, max_folds * cols + 1))
+    # Drawn as the array sees the matmul (Dataflow.extents): the extent folded onto the rows,
+    # the one folded onto the columns, and the vectors each tile streams.
+    flow = Dataflow(dataflow)
+    first = int(rng.integers(1, max_folds * rows + 1))
+    if flow.stationary_weights:
+        row_extent = first
+        vectors = int(rng.integers(1, rows + 1)) if kind == "short" else \
+            int(rng.integers(1, 2 * rows))
+        col_extent = int(rng.integers(1, max_folds * cols + 1))
     else:
-        m = int(rng.integers(1, max_folds * rows + 1))
-        n = int(rng.integers(1, max_folds * cols + 1))
+        vectors = first
+        row_extent = int(rng.integers(1, max_folds * rows + 1))
+        col_extent = int(rng.integers(1, max_folds * cols + 1))
         if kind == "short":
-            k = int(rng.integers(1, rows + 1))
+            vectors = int(rng.integers(1, rows + 1))
+    m, k, n = flow.matmul_of(row_extent, col_extent, vectors)
     a, b = lane_operands(rng, m, k, n, dataflow, x_signed, w_signed)
     gaps = None
     if kind == "gaps":
