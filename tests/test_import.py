@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,16 @@ def test_scalesim_command_loads_no_engine(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
     assert (tmp_path / "out" / "run" / "COMPUTE_REPORT.csv").exists()
+
+
+@pytest.mark.parametrize("package", ("systolic", "systolic.tpu"))
+def test_lazy_table_matches_the_imports_for_type_checkers(package):
+    # The API docs read the `if TYPE_CHECKING:` imports from the source; they must name the
+    # same modules for the same names as the table that loads them.
+    module = importlib.import_module(package)
+    tree = ast.parse(Path(module.__file__).read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and getattr(node.test, "id", None) == "TYPE_CHECKING")
+    imported = {alias.name: node.module for node in block.body
+                for alias in node.names}
+    assert imported == module._LAZY

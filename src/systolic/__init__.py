@@ -14,6 +14,8 @@ call needs and refuse it with a ``ValueError`` past 4 GiB; the environment varia
 suffix).
 """
 
+from typing import TYPE_CHECKING
+
 from ._dataflow import Dataflow
 
 # Public names and the modules that define them, imported on first use (PEP 562): the array
@@ -23,6 +25,20 @@ _LAZY = {
     "FaultReport": "array", "OutputStream": "array", "RunResult": "array", "Stepper": "array",
     "SystolicArray": "array", "matmul": "array", "Fault": "faults",
 }
+
+if TYPE_CHECKING:  # the names for type checkers and the API docs, which read the source
+    from .array import (
+        ArrayTrace,
+        CycleBreakdown,
+        EdgeStream,
+        FaultReport,
+        OutputStream,
+        RunResult,
+        Stepper,
+        SystolicArray,
+        matmul,
+    )
+    from .faults import Fault
 
 
 def __getattr__(name):

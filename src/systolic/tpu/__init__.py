@@ -11,6 +11,8 @@ and concatenations; :class:`OnnxSession` runs int8 ONNX models through it, bit f
 onnxruntime does. SCALE-Sim topology files can be read and timed on the array. See docs/tpu.md.
 """
 
+from typing import TYPE_CHECKING
+
 # Public names and the modules that define them, imported on first use (PEP 562), so that
 # reading a topology does not load the compiler, the machine or numba.
 _LAZY = {
@@ -29,6 +31,36 @@ _LAZY = {
     "TopologyLayer": "_scalesim", "TopologyWarning": "_scalesim", "format_timings": "_scalesim",
     "read_topology": "_scalesim", "time_topology": "_scalesim",
 }
+
+if TYPE_CHECKING:  # the names for type checkers and the API docs, which read the source
+    from ._compiler import CompiledNetwork, Conv2D, Dense, Network, Pool2D, compile_network
+    from ._config import TPUConfig
+    from ._digits import DigitsModel, digits_mlp
+    from ._faults import matrix_cycles, prune_network
+    from ._graph import CompiledGraph, Graph, compile_graph
+    from ._isa import MNEMONICS, Instruction, Program, ProgramError, assemble, disassemble
+    from ._machine import BREAKDOWN_CATEGORIES, TPU, RunReport, TimelineEntry, check_program
+    from ._onnx import LayerReport, OnnxReport, OnnxSession
+    from ._plot import plot_run_timeline, plot_timeline
+    from ._quant import (
+        FUNCTIONS,
+        POOLS,
+        ROUNDINGS,
+        Requant,
+        activate,
+        pool,
+        requantize_float32,
+        round_div,
+    )
+    from ._scalesim import (
+        LayerTiming,
+        TopologyError,
+        TopologyLayer,
+        TopologyWarning,
+        format_timings,
+        read_topology,
+        time_topology,
+    )
 
 
 def __getattr__(name):
