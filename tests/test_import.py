@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from scalesim_oracle import config_text
+
 PACKAGES = ("systolic", "systolic.tpu", "systolic.scalesim")
 
 
@@ -41,15 +43,7 @@ def test_scalesim_command_loads_no_engine(tmp_path):
     # The reports of a network whose layers all have closed forms need neither the array's
     # engines (numba), nor the RTL generator (amaranth), nor the plots (matplotlib).
     config = tmp_path / "a.cfg"
-    config.write_text(
-        "[general]\nrun_name = run\n[architecture_presets]\nArrayHeight: 8\nArrayWidth: 8\n"
-        "IfmapSramSzkB: 64\nFilterSramSzkB: 64\nOfmapSramSzkB: 64\nIfmapOffset: 0\n"
-        "FilterOffset: 10000000\nOfmapOffset: 20000000\nDataflow: ws\nBandwidth: 10\n"
-        "ReadRequestBuffer: 32\nWriteRequestBuffer: 32\n[layout]\nIfmapCustomLayout: False\n"
-        "IfmapSRAMBankBandwidth: 10\nIfmapSRAMBankNum: 10\nIfmapSRAMBankPort: 2\n"
-        "FilterCustomLayout: False\nFilterSRAMBankBandwidth: 10\nFilterSRAMBankNum: 10\n"
-        "FilterSRAMBankPort: 2\n[sparsity]\nSparsitySupport: false\n[run_presets]\n"
-        "InterfaceBandwidth: CALC\nUseRamulatorTrace: False\n")
+    config.write_text(config_text(8, 8, "ws"))
     topology = tmp_path / "t.csv"
     topology.write_text("Layer, M, N, K,\ng, 20, 30, 40,\n")
     script = (

@@ -7,39 +7,10 @@ import dataclasses
 import pytest
 
 import systolic.array
+from scalesim_oracle import config_text
 from systolic.cli import main
 from systolic.scalesim import ValuesError, check_values, run
 
-CONFIG = """[general]
-run_name = run
-[architecture_presets]
-ArrayHeight: 8
-ArrayWidth: 6
-IfmapSramSzkB: 64
-FilterSramSzkB: 64
-OfmapSramSzkB: 64
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Dataflow: {dataflow}
-Bandwidth: 10
-ReadRequestBuffer: 32
-WriteRequestBuffer: 32
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 10
-IfmapSRAMBankNum: 10
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: 10
-FilterSRAMBankNum: 10
-FilterSRAMBankPort: 2
-[sparsity]
-SparsitySupport: false
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
 pytestmark = pytest.mark.filterwarnings("ignore:line 3. depth-wise layer")
 
 # A strided conv (SCALE-Sim pads its M, the values use the true one) and a depth-wise layer.
@@ -53,7 +24,7 @@ TOPOLOGY = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width,
 def files(tmp_path):
     (tmp_path / "t.csv").write_text(TOPOLOGY)
     for dataflow in ("ws", "os", "is"):
-        (tmp_path / f"{dataflow}.cfg").write_text(CONFIG.format(dataflow=dataflow))
+        (tmp_path / f"{dataflow}.cfg").write_text(config_text(8, 6, dataflow, mode="USER"))
     return tmp_path
 
 

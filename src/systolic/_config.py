@@ -11,7 +11,6 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False,
                "error_model": "numpy", "boundscheck": False}
 
 
-
 def jit(*args, **options):
     """``numba.njit`` with :data:`JIT_OPTIONS` (``options`` override them).
 

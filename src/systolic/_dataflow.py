@@ -90,11 +90,8 @@ class Dataflow(enum.Enum):
         >>> Dataflow.IS.extents(2, 3, 4)
         (3, 2, 4)
         """
-        if self is Dataflow.WS:
-            return k, n, m
-        if self is Dataflow.IS:
-            return k, m, n
-        return m, n, k
+        mkn = (m, k, n)
+        return tuple(mkn[i] for i in _EXTENT_OF[self])
 
     def matmul_of(self, row_extent: int, col_extent: int, vectors: int) -> tuple[int, int, int]:
         """The ``(m, k, n)`` whose :meth:`extents` are these (the inverse mapping).
@@ -104,11 +101,10 @@ class Dataflow(enum.Enum):
         >>> Dataflow.IS.matmul_of(*Dataflow.IS.extents(2, 3, 4))
         (2, 3, 4)
         """
-        if self is Dataflow.WS:
-            return vectors, row_extent, col_extent
-        if self is Dataflow.IS:
-            return col_extent, row_extent, vectors
-        return row_extent, vectors, col_extent
+        mkn = [0, 0, 0]
+        for extent, i in zip((row_extent, col_extent, vectors), _EXTENT_OF[self], strict=True):
+            mkn[i] = extent
+        return tuple(mkn)
 
     @property
     def registers(self) -> tuple[str, ...]:
@@ -121,6 +117,10 @@ class Dataflow(enum.Enum):
         """
         return LANE_REGISTERS + _STATIONARY_REGISTERS[self.pe_kind]
 
+
+#: Which of ``(m, k, n)`` each dataflow folds onto the rows, folds onto the columns and
+#: streams as vectors (section 4).
+_EXTENT_OF = {Dataflow.WS: (1, 2, 0), Dataflow.IS: (1, 0, 2), Dataflow.OS: (0, 2, 1)}
 
 #: The registers that do not move, per PE kind (sections 3.1 and 3.2).
 _STATIONARY_REGISTERS = {Dataflow.WS: ("w_active", "w_shadow"), Dataflow.OS: ("acc", "hold")}

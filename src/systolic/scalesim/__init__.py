@@ -17,7 +17,7 @@ import numpy as np
 
 from ..tpu._scalesim import TopologyError, TopologyLayer, read_topology
 from . import _closed
-from ._closed import CALC_BANDWIDTH as _CALC_BANDWIDTH
+from ._closed import CALC_BANDWIDTH, LayerShape, all_lines_active, calc_fill_window
 from ._config import Config, ConfigError, read_config
 
 __all__ = ["Config", "ConfigError", "Report", "ValuesError", "check_values", "read_config",
@@ -73,44 +73,23 @@ def _dram_window(reads, first_req, last_flush, limit, items):
     # CALC: without a flush one prefetch ends at cycle -1; otherwise prefetches run from one
     # epoch's length before the first request to just after the last flush.
     if last_flush < 0:
-        return -math.ceil(math.ceil(reads / items) * items / _CALC_BANDWIDTH), -1
-    return first_req - math.ceil(limit / _CALC_BANDWIDTH), last_flush + 1
-
-
-def _prefetch_shape(dataflow, operand, rows, cols, m, k, n, sr, sc):
-    # Height and width of SCALE-Sim's stacked prefetch matrix (docs/scalesim.md, USER mode).
-    rf, cf = -(-sr // rows), -(-sc // cols)
-    if operand == 0:
-        return {"ws": (m * rf, rows), "is": (k * cf, cols), "os": (k * rf, rows)}[dataflow]
-    return (n * rf, rows) if dataflow == "is" else (k * cf, cols)
-
-
-def _valid_ifmap(layer, m, k):
-    # IFMAP operand entries inside the input: SCALE-Sim's ceil'd output size lets the last
-    # windows hang over the edge, and those entries are -1.
-    if layer.conv is None:
-        return m * k
-    ifh, ifw, fh, fw, ch, stride = layer.conv
-    eh = -(-(ifh - fh + stride) // stride)
-    ew = -(-(ifw - fw + stride) // stride)
-    rows_in = sum(max(0, min(fh, ifh - oy * stride)) for oy in range(eh))
-    cols_in = sum(max(0, min(fw, ifw - ox * stride)) for ox in range(ew))
-    return rows_in * cols_in * ch
+        return calc_fill_window(reads, items)
+    return first_req - math.ceil(limit / CALC_BANDWIDTH), last_flush + 1
 
 
 def _replay_counts(layer: TopologyLayer, config: Config):
     # The compiled replay of SCALE-Sim's buffers (imported here: numba only when needed);
     # returns what _closed.counts returns.
     from . import _kernel
+    shape = LayerShape(layer, config)
     rows, cols = config.rows, config.cols
     m, k, n = layer.scalesim_m, layer.k, layer.n
     if layer.conv is not None:
-        ifh, ifw, fh, fw, ch, stride = layer.conv
-        ew = -(-(ifw - fw + stride) // stride)
+        ifh, ifw, _, fw, ch, stride = layer.conv
+        ew = shape.ew
     else:
         ifh, ifw, fw, ch, stride, ew = m, k, k, 1, 1, 1
     dataflow = config.dataflow
-    sr, sc = {"ws": (k, n), "is": (k, m), "os": (m, n)}[dataflow]
     if_items = config.ifmap_kb * 1024 // 100
     fi_items = config.filter_kb * 1024 // 100
     conv = np.array([ew, stride, ifh, ifw, fw, ch], np.int64)
@@ -125,11 +104,11 @@ def _replay_counts(layer: TopologyLayer, config: Config):
             buffers.append((empty, empty, np.zeros(9, np.int64), 0))
             continue
         words = size_kb * 1024
-        eps = -(-words // 100)
-        height, width = _prefetch_shape(dataflow, operand, rows, cols, m, k, n, sr, sc)
-        valid = _valid_ifmap(layer, m, k) if operand == 0 else k * n
-        if valid // eps + 1 <= -(-((words + 1) // 2) // eps):
-            # Every hashed line is active: all reads hit, no prefetch after the first fill.
+        height, width = shape.prefetch_shape(operand)
+        valid = shape.valid_entries() if operand == 0 else k * n
+        if all_lines_active(valid, words):
+            # All reads hit, no prefetch after the first fill.
+            eps = -(-words // 100)
             starts = lines = np.zeros(1, np.int64)
             n_lines = active_lines = valid // eps + 1
             prefetch_lines, fetch_rows = 0, -(-(height * width) // bw)
@@ -173,16 +152,15 @@ def _layer(layer: TopologyLayer, config: Config, replay: bool = False):
     rows, cols = config.rows, config.cols
     m, k, n = layer.scalesim_m, layer.k, layer.n
     dataflow = config.dataflow
-    sr, sc, t = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[dataflow]
-    rf, cf = -(-sr // rows), -(-sc // cols)
+    shape = LayerShape(layer, config)
+    t, rf, cf = shape.t, shape.rf, shape.cf
     found = None if replay else _closed.counts(layer, config)
     if found is None:
         found = _replay_counts(layer, config)
     total, stall, sram_windows, dram_reads, windows, of_writes = found
     if_dram, fi_dram, _ = windows
     # SRAM counts as SCALE-Sim's compute classes count them (before padding).
-    folds = [(min(rows, sr - fr * rows), min(cols, sc - fc * cols))
-             for fc in range(cf) for fr in range(rf)]
+    folds = [(shape.ru(fr), shape.cu(fc)) for fc in range(cf) for fr in range(rf)]
     if dataflow == "ws":
         sram = (cf * m * k, k * n, rf * m * n)
         fold_cycles = 2 * rows + 2 * cols + t - 3

@@ -1,5 +1,8 @@
 """Closed forms of SCALE-Sim 3.0's memory counts, for the layers that never stall.
 
+Also the layer geometry and the buffer rules that the closed forms and the replay share:
+:class:`LayerShape`, :func:`all_lines_active` and :func:`calc_fill_window`.
+
 SCALE-Sim's scratchpad stalls only when a read misses its buffer (USER mode) or when its OFMAP
 buffer must drain mid-layer. When neither can happen, every demand row is served one cycle
 after it is issued and the counts are arithmetic in the layer's shape; :func:`counts` returns
@@ -26,7 +29,21 @@ def _ceil(a, b):
     return -(-a // b)
 
 
-class _Shape:
+def all_lines_active(valid: int, words: int) -> bool:
+    """USER mode: whether every hashed line of an operand with ``valid`` entries is active in
+    a buffer of ``words`` words, so that every read hits and nothing is prefetched after the
+    first fill."""
+    eps = _ceil(words, 100)
+    return valid // eps + 1 <= _ceil(_ceil(words, 2), eps)
+
+
+def calc_fill_window(reads: int, items: int) -> tuple[int, int]:
+    """CALC mode: the DRAM window of an operand that is never flushed, one prefetch of
+    ``reads`` words in whole epochs of ``items`` ending at cycle -1."""
+    return -_ceil(_ceil(reads, items) * items, CALC_BANDWIDTH), -1
+
+
+class LayerShape:
     """A layer as SCALE-Sim maps it: GEMM sizes, folds and the conv geometry."""
 
     def __init__(self, layer, config):
@@ -49,6 +66,15 @@ class _Shape:
 
     def cu(self, fc):
         return min(self.cols, self.sc - fc * self.cols)
+
+    def prefetch_shape(self, operand: int) -> tuple[int, int]:
+        """Height and width of SCALE-Sim's stacked prefetch matrix of the IFMAP (``operand``
+        0) or FILTER (1) operand, padding included (docs/scalesim.md, USER mode)."""
+        if operand == 0:
+            return {"ws": (self.m * self.rf, self.rows), "is": (self.k * self.cf, self.cols),
+                    "os": (self.k * self.rf, self.rows)}[self.dataflow]
+        return ((self.n * self.rf, self.rows) if self.dataflow == "is"
+                else (self.k * self.cf, self.cols))
 
     def valid_entries(self):
         """IFMAP operand entries inside the input (SCALE-Sim's last windows may hang over)."""
@@ -133,7 +159,7 @@ def counts(layer, config):
     ``dram_reads`` the IFMAP and FILTER DRAM reads, ``dram_windows`` the (start, stop) of the
     IFMAP, FILTER and OFMAP DRAM traffic.
     """
-    s = _Shape(layer, config)
+    s = LayerShape(layer, config)
     rows, cols, dataflow = s.rows, s.cols, s.dataflow
     user = config.bandwidth_mode == "USER"
     # SRAM OFMAP writes (valid OFMAP demand entries): each row fold rewrites ws/is outputs.
@@ -146,18 +172,11 @@ def counts(layer, config):
                                              (config.filter_kb, config.filter_bandwidth))):
         words = size_kb * 1024
         if user:
-            eps = _ceil(words, 100)
-            valid = s.valid_entries() if operand == 0 else s.k * s.n
-            active = _ceil(words, 2)
-            if valid // eps + 1 > _ceil(active, eps):
+            if not all_lines_active(s.valid_entries() if operand == 0 else s.k * s.n, words):
                 return None
             # The prefetch matrix (padding included) in rows of bw words; one first fill.
-            if operand == 0:
-                height, width = {"ws": (s.m * s.rf, rows), "is": (s.k * s.cf, cols),
-                                 "os": (s.k * s.rf, rows)}[dataflow]
-            else:
-                height, width = (s.n * s.rf, rows) if dataflow == "is" else (s.k * s.cf, cols)
-            fill = min(_ceil(active, bw), _ceil(height * width, bw))
+            height, width = s.prefetch_shape(operand)
+            fill = min(_ceil(_ceil(words, 2), bw), _ceil(height * width, bw))
             dram_reads.append(fill * bw)
             dram_windows.append((-fill, -1))
         else:
@@ -166,7 +185,7 @@ def counts(layer, config):
             if distinct >= 50 * items:
                 return None
             dram_reads.append(distinct)
-            dram_windows.append((-_ceil(_ceil(distinct, items) * items, CALC_BANDWIDTH), -1))
+            dram_windows.append(calc_fill_window(distinct, items))
     # No stall: row i is issued at cycle i, reads are served at i + 1, writes at i.
     folds, period, t = s.rf * s.cf, s.period, s.t
     base = (folds - 1) * period
