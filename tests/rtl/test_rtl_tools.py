@@ -198,10 +198,12 @@ def test_lean_runner_drops_public_flat_rw_and_groups_the_output(tmp_path, monkey
 
 
 def test_lean_runner_rejects_bad_output_groups():
-    with pytest.raises(ValueError, match="output_groups must be a non-negative integer, got -1"):
+    with pytest.raises(ValueError, match="output_groups must be non-negative, got -1"):
         lean_runner(output_groups=-1)
-    with pytest.raises(ValueError, match="output_groups must be a non-negative integer, got '4'"):
+    with pytest.raises(TypeError, match="output_groups must be an integer, got '4'"):
         lean_runner(output_groups="4")
+    with pytest.raises(TypeError, match="output_groups must be an integer, got True"):
+        lean_runner(output_groups=True)
 
 
 def test_public_signals_are_the_ports_and_on_request_the_registers():

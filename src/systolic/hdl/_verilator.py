@@ -117,12 +117,20 @@ def lean_runner(opt: str = "-O0", output_groups: int = OUTPUT_GROUPS):
 
     Relies on cocotb 2.1's runner internals (``_build_command``, ``_set_env_build``), which is
     why ``pyproject.toml`` pins cocotb to 2.1.x.
+
+    Raises
+    ------
+    TypeError
+        If ``output_groups`` is not an integer.
+    ValueError
+        If ``output_groups`` is negative or ``opt`` is not one of :data:`OPT_LEVELS`.
     """
     from cocotb_tools.runner import Verilator
 
-    if isinstance(output_groups, bool) or not isinstance(output_groups, int) \
-            or output_groups < 0:
-        raise ValueError(f"output_groups must be a non-negative integer, got {output_groups!r}")
+    if isinstance(output_groups, bool) or not isinstance(output_groups, int):
+        raise TypeError(f"output_groups must be an integer, got {output_groups!r}")
+    if output_groups < 0:
+        raise ValueError(f"output_groups must be non-negative, got {output_groups!r}")
     environment = verilator_environment(opt)
 
     class LeanVerilator(Verilator):
