@@ -55,7 +55,8 @@ sim: setup
 	SIM_ROWS=$(ROWS) SIM_COLS=$(COLS) $(PY) -m pytest -q $(if $(ROWS),-s) \
 		$(if $(filter verilator,$(SIM)),tests/rtl/test_cocotb.py,tests/rtl)
 
-# Four full-size matmuls (ws, ws with K folds, os, is with uint8) on Verilator.
+# Four full-size matmuls (ws, ws with K folds, os, is with uint8) on Verilator, each row of
+# PEs built once as a hierarchical block (docs/rtl.md, "On Verilator").
 SIZE ?= 256
 sim-verilator-full: setup
 	SIM_VERILATOR_FULL=$(SIZE) $(PY) -m pytest -q -s tests/rtl/test_verilator_full.py

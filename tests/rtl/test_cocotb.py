@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from systolic.hdl import Fault
-from systolic.hdl.sim import build_and_run, run_matmul_at_size
+from systolic.hdl.sim import build_and_run, rtl_runner, run_matmul_at_size
 from systolic.hdl.sim.stimulus import base_seed, full_size, lane_operands, random_case
 
 pytestmark = pytest.mark.rtl
@@ -72,6 +72,25 @@ def test_medium_arrays(tmp_path, rows, cols, dataflow, kind):
     _report(run, seed)
     assert run.report["errors"] == 0, f"seed {seed}: first mismatch {run.report['first']}"
     assert run.passed
+
+
+@pytest.mark.parametrize(("rows", "cols", "dataflow", "signed", "kind"), [
+    (5, 3, "ws", True, "folds"), (4, 6, "os", True, "gaps"), (3, 5, "is", False, "gaps"),
+    (6, 4, "os", False, "folds")])
+def test_row_blocks_on_verilator(tmp_path, rows, cols, dataflow, signed, kind):
+    # The top with its rows as hierarchical blocks, as the full-size Verilator runs build it.
+    if rtl_runner.SIM != "verilator":
+        pytest.skip("row blocks are a Verilator build: SIM=verilator make sim")
+    seed = base_seed(rows * 100 + cols + len(kind))
+    rng = np.random.default_rng(seed)
+    cases = [random_case(rng, rows, cols, dataflow, signed, signed, kind=kind, max_folds=2)
+             for _ in range(2)]
+    run = build_and_run(tmp_path, cases, rows=rows, cols=cols, dataflow=dataflow,
+                        x_signed=signed, w_signed=signed, seed=seed, row_blocks=True)
+    _report(run, seed)
+    assert run.report["errors"] == 0, f"seed {seed}: first mismatch {run.report['first']}"
+    assert run.passed
+    assert run.report["cases"] == 2
 
 
 def test_64x64_matmul(tmp_path):

@@ -17,8 +17,10 @@ import pytest
 
 import systolic.hdl as hdl
 from helpers import exact
+from systolic.faults import Fault as ContractFault
 from systolic.hdl import ArrayConfig, ArrayTop, Fault, ProcessingElement
 from systolic.hdl._generate import _one_clocked_block
+from systolic.hdl._netlist import ROW_MODULE, array_netlist, row_blocks_verilog, top_verilog
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -294,3 +296,30 @@ def test_cli_errors(tmp_path, args, message):
     assert done.returncode == 2
     assert done.stderr.strip().endswith(f"error: {message}")
     assert not list(tmp_path.iterdir())
+
+
+def test_row_blocks_group_the_same_pes_and_registers():
+    for dataflow in ("ws", "os"):
+        netlist = array_netlist(ArrayConfig(3, 5, dataflow, True, True, 32))
+        flat, rows = top_verilog(netlist), row_blocks_verilog(netlist)
+        row_module, top = rows.split(f"endmodule\nmodule {hdl.TOP_MODULE}(")
+        assert row_module.startswith(f"module {ROW_MODULE}(")
+        # one PE per column in the row module, one row module per row in the top
+        assert len(re.findall(r"^  systolic_array_pe pe_c\d+ ", row_module, re.M)) == 5
+        assert len(re.findall(rf"^  {ROW_MODULE} row_\d+ ", top, re.M)) == 3
+        # the delay registers and the ports are those of the flat top
+        delays = re.compile(r"^  (systolic_array_delay_\d+ \w+) \(", re.M)
+        assert delays.findall(top) == delays.findall(flat)
+        ports = re.compile(r"^  (?:input|output) .*;$", re.M)
+        assert ports.findall(top) == ports.findall(flat)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"faults": [ContractFault("psum", (1, 2), 3, "stuck_at_1")]}, "faults and bypassed PEs"),
+    ({"bypass": [(0, 0)]}, "faults and bypassed PEs"),
+    ({"fault": Fault("psum_flip", col=1, row=1, bit=2)}, "psum_flip mutation"),
+])
+def test_row_blocks_refuse_rows_that_differ(kwargs, message):
+    netlist = array_netlist(ArrayConfig(3, 3, "ws", True, True, 32), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        row_blocks_verilog(netlist)

@@ -2,7 +2,8 @@
 
 Four different ``SIZE x SIZE`` matmuls, each compared with the model on every output and
 cycle: int8 ws with one weight tile, int8 ws with K folded twice (accumulation across tiles),
-int8 os, and is with uint8 operands. The two ws matmuls share one build. Runs only when
+int8 os, and is with uint8 operands. The two ws matmuls share one build, and every build
+compiles the row of PEs once as a hierarchical block (``row_blocks``). Runs only when
 ``SIM_VERILATOR_FULL`` holds the size, and always on Verilator, whatever ``SIM`` says.
 """
 
@@ -52,7 +53,7 @@ def test_full_size_on_verilator(tmp_path, monkeypatch, name, dataflow, x_signed,
     start = time.perf_counter()
     run = rtl_runner.build_and_run(tmp_path, cases, rows=size, cols=size, dataflow=dataflow,
                                    x_signed=x_signed, w_signed=w_signed, seed=seed,
-                                   progress=True)
+                                   progress=True, row_blocks=True)
     print(f"{name} {size}x{size}: {len(cases)} matmuls, {run.report['cycles']} cycles; "
           f"generate {run.generate_seconds:.1f} s, build {run.build_seconds:.1f} s, "
           f"model {run.model_seconds:.1f} s, simulate {run.test_seconds:.1f} s "

@@ -14,7 +14,9 @@ import numpy as np
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
+from .._config import ArrayConfig
 from .._generate import load_sidecar, write
+from .._netlist import ROW_MODULE, TOP_MODULE, array_netlist, row_blocks_verilog
 from .._verilator import lean_runner, public_signals
 from .._waivers import VERILATOR_WAIVERS
 from .model_streams import save_cases
@@ -63,8 +65,16 @@ def _ivl_system_dir() -> Path | None:
     return candidate if (candidate / "vvp.conf").exists() else None
 
 
+def _use_row_blocks(verilog_path: Path, config: ArrayConfig) -> None:
+    """Rewrite the top module of ``verilog_path`` with its rows as :data:`ROW_MODULE`."""
+    text = verilog_path.read_text()
+    start = text.index(f"module {TOP_MODULE}(")
+    end = text.index("endmodule\n", start) + len("endmodule\n")
+    verilog_path.write_text(text[:start] + row_blocks_verilog(array_netlist(config)) + text[end:])
+
+
 def _simulator(simulator: str, work: Path, verilog_path: Path, sidecar: dict, registers: bool,
-               ivl_root: Path | None):
+               ivl_root: Path | None, row_blocks: bool = False):
     """``(runner, sources, build_args)`` for ``simulator`` (a name cocotb's runner knows).
 
     Icarus skips its ``nodangle`` pass (:func:`icarus_base_dir`). Verilator builds without
@@ -73,11 +83,17 @@ def _simulator(simulator: str, work: Path, verilog_path: Path, sidecar: dict, re
     """
     if simulator == "verilator":
         control = work / "public.vlt"
-        control.write_text(public_signals(sidecar, registers))
+        # In os arrays every row's load input is the bottom row's x_flag register;
+        # Verilator cannot see that a row block's outputs are registers, so it reports the
+        # loop through the block as combinational and settles it by iterating.
+        hierarchy = (f'hier_block -module "{ROW_MODULE}"\n'
+                     'lint_off -rule UNOPTFLAT -file "*" -match "*Circular combinational logic: '
+                     f'\'{TOP_MODULE}.row_*"\n' if row_blocks else "")
+        control.write_text(public_signals(sidecar, registers) + hierarchy)
         waivers = work / "waivers.vlt"
         waivers.write_text(VERILATOR_WAIVERS)
         runner = lean_runner(os.environ.get("SIM_VERILATOR_OPT", "-O0"))
-        return runner, [waivers, control, verilog_path], []
+        return runner, [waivers, control, verilog_path], ["--hierarchical"] if row_blocks else []
     build_args = []
     if simulator == "icarus":
         base = icarus_base_dir(ivl_root or work)
@@ -123,7 +139,7 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
                   x_signed: bool = True, w_signed: bool = True, acc_bits: int = 32,
                   registers: bool = False, seed: int = 0, fault=None, faults=None,
                   bypass=None, ivl_root: Path | None = None, progress: bool = False,
-                  simulator: str | None = None) -> RtlRun:
+                  simulator: str | None = None, row_blocks: bool = False) -> RtlRun:
     """Generate, compile and simulate; return the checker's report.
 
     ``work`` holds everything of this run (Verilog, sidecar, build directory, the model's
@@ -135,8 +151,15 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     ``"verilator"``; by default :data:`SIM`. ``fault`` (a verification mutation), ``faults``
     and ``bypass`` go to the generator (:func:`systolic.hdl.generate`); the model gets the
     same ``faults`` and ``bypass`` from the sidecar.
+
+    ``row_blocks`` (Verilator only, without faults or register checks) builds the top module
+    with its rows as one hierarchical block (:func:`systolic.hdl._netlist.row_blocks_verilog`):
+    the same PE and delay modules and connections, which Verilator then compiles once per
+    row module instead of once per PE: 5 to 7 times faster builds at 256 x 256.
     """
     simulator = simulator or SIM
+    if row_blocks and (simulator != "verilator" or registers):
+        raise ValueError("row_blocks is for Verilator builds without register checks")
 
     def stage(message: str):
         if progress:
@@ -149,10 +172,13 @@ def build_and_run(work: Path, cases: list[dict], *, rows: int, cols: int, datafl
     verilog_path, sidecar_path = write(work, rows, cols, dataflow, x_signed=x_signed,
                                        w_signed=w_signed, acc_bits=acc_bits, name="dut",
                                        fault=fault, faults=faults, bypass=bypass)
+    if row_blocks:
+        _use_row_blocks(verilog_path, ArrayConfig(rows, cols, dataflow, x_signed, w_signed,
+                                                  acc_bits))
     generated = time.perf_counter()
     sidecar = load_sidecar(sidecar_path)
     runner, sources, build_args = _simulator(simulator, work, verilog_path, sidecar, registers,
-                                             ivl_root)
+                                             ivl_root, row_blocks)
     stage(f"compiling {verilog_path.stat().st_size / 1e6:.1f} MB of Verilog with {simulator}")
     build_dir = work / "build"
     runner.build(sources=sources, hdl_toplevel="systolic_array", build_dir=build_dir,
